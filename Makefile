@@ -1,0 +1,44 @@
+# Gocker build and test entry points. See README.md.
+GO      ?= go
+BIN     := bin/gocker
+VERSION ?= 0.1.0-dev
+COMMIT  := $(shell git rev-parse --short HEAD 2>/dev/null || echo unknown)
+PREFIX  ?= /usr/local
+# The binary is static so that the container's init re-exec does not pay for
+# the dynamic loader, and so it works inside any rootfs (issue 2, performance).
+GOFLAGS_BUILD := -trimpath -tags 'netgo osusergo'
+LDFLAGS := -s -w -X main.version=$(VERSION) -X main.commit=$(COMMIT) -extldflags '-static'
+BUNDLE  := bundles/busybox
+
+.PHONY: build setup run test unit integration bench conformance install clean
+
+build:
+	CGO_ENABLED=1 $(GO) build $(GOFLAGS_BUILD) -ldflags "$(LDFLAGS)" -o $(BIN) ./cmd/gocker
+
+setup: $(BUNDLE)/rootfs/bin/busybox
+
+$(BUNDLE)/rootfs/bin/busybox:
+	bundles/mkrootfs.sh $(BUNDLE)/rootfs
+
+run: build setup
+	$(BIN) run --bundle $(abspath $(BUNDLE)) gocker-demo-$$$$
+
+unit:
+	$(GO) test -count=1 ./spec/... ./runtime/... ./hooks/... ./cmd/...
+
+integration: build setup
+	GOCKER_TEST_BINARY=$(abspath $(BIN)) $(GO) test -count=1 -p 1 -timeout 15m ./integration/...
+
+test: unit integration
+
+bench: build setup
+	integration/bench/run.sh $(abspath $(BIN))
+
+conformance: build
+	integration/conformance/run.sh
+
+install: build
+	install -D -m 0755 $(BIN) $(DESTDIR)$(PREFIX)/bin/gocker
+
+clean:
+	rm -rf bin $(BUNDLE)/rootfs integration/conformance/work
