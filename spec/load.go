@@ -1,0 +1,149 @@
+// Package spec loads, validates and generates OCI runtime configurations
+// (config.json). Every error names the field at fault and, when it comes
+// from a file, the line and column: "config.json:12:20: process.args[1]: ...".
+package spec
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+)
+
+// ConfigFile is the name of the configuration inside a bundle
+// (runtime-spec bundle.md).
+const ConfigFile = "config.json"
+
+// Load reads <bundle>/config.json, decodes and validates it. It returns the
+// spec and the raw bytes (the caller snapshots them into the state dir).
+func Load(bundle string) (*specs.Spec, []byte, error) {
+	abs, err := filepath.Abs(bundle)
+	if err != nil {
+		return nil, nil, fmt.Errorf("bundle %q: %w", bundle, err)
+	}
+	path := filepath.Join(bundle, ConfigFile)
+	data, err := os.ReadFile(path)
+	if err != nil {
+		if errors.Is(err, fs.ErrNotExist) {
+			return nil, nil, fmt.Errorf("bundle %q has no %s: %w", bundle, ConfigFile, fs.ErrNotExist)
+		}
+		return nil, nil, fmt.Errorf("read %s: %w", path, err)
+	}
+	s, err := parse(data, path, abs)
+	if err != nil {
+		return nil, nil, err
+	}
+	return s, data, nil
+}
+
+// Parse decodes data (name is used in error messages, e.g. "config.json")
+// and validates it without looking at the filesystem.
+func Parse(data []byte, name string) (*specs.Spec, error) {
+	return parse(data, name, "")
+}
+
+func parse(data []byte, name, bundle string) (*specs.Spec, error) {
+	if len(bytes.TrimSpace(data)) == 0 {
+		return nil, fmt.Errorf("%s: file is empty", name)
+	}
+	var s specs.Spec
+	// Unknown fields are ignored on purpose: runc does, and bundles written
+	// for newer spec versions must keep working (runtime-spec config.md,
+	// "Extensibility": runtimes MUST ignore unknown properties).
+	if err := json.Unmarshal(data, &s); err != nil {
+		return nil, decodeError(data, name, err)
+	}
+	normalize(&s)
+	if err := Validate(&s, bundle); err != nil {
+		return nil, locate(data, name, err)
+	}
+	if err := checkRawDevices(data, &s); err != nil {
+		return nil, locate(data, name, err)
+	}
+	return &s, nil
+}
+
+// normalize rewrites legacy forms that runc accepts into their modern
+// equivalent, so the rest of Gocker sees one shape only.
+func normalize(s *specs.Spec) {
+	for i := range s.Mounts {
+		// runtime-spec 1.0 requires absolute destinations, but runc keeps
+		// accepting relative ones (with a warning) and resolves them
+		// inside the rootfs, which is what a leading "/" means.
+		if d := s.Mounts[i].Destination; d != "" && !filepath.IsAbs(d) {
+			s.Mounts[i].Destination = "/" + d
+		}
+	}
+}
+
+// checkRawDevices catches what the decoded struct cannot show: major and
+// minor are plain int64 with omitempty, so a missing number reads as 0.
+// runtime-spec config-linux.md: both are REQUIRED unless type is "p".
+func checkRawDevices(data []byte, s *specs.Spec) error {
+	if s.Linux == nil || len(s.Linux.Devices) == 0 {
+		return nil
+	}
+	ix := newJSONIndex(data)
+	for i, d := range s.Linux.Devices {
+		if d.Type != "c" && d.Type != "u" && d.Type != "b" {
+			continue
+		}
+		p := joinIndex("linux.devices", i)
+		for _, f := range []string{"major", "minor"} {
+			if _, ok := ix.byPath[p+"."+f]; !ok {
+				return fieldErr(p, "type %q needs %s", d.Type, f)
+			}
+		}
+	}
+	return nil
+}
+
+// RootfsPath returns root.path made absolute against bundle.
+func RootfsPath(s *specs.Spec, bundle string) string {
+	if s.Root == nil {
+		return ""
+	}
+	if filepath.IsAbs(s.Root.Path) {
+		return filepath.Clean(s.Root.Path)
+	}
+	return filepath.Join(bundle, s.Root.Path)
+}
+
+// checkVersion accepts every 1.x.y: the 1.x line is backwards compatible
+// (runtime-spec semver promise), so a bundle from runc 1.1 ("1.0.2-dev") and
+// one from a newer generator ("1.3.0") are both fine.
+func checkVersion(v string) error {
+	if v == "" {
+		return fieldErr("ociVersion", "must be set (want 1.x)")
+	}
+	core, _, _ := strings.Cut(v, "-")
+	core, _, _ = strings.Cut(core, "+")
+	parts := strings.Split(core, ".")
+	if len(parts) != 3 || !allDigits(parts) {
+		return &FieldError{Field: "ociVersion", Msg: fmt.Sprintf("%q is not a valid version (want 1.x.y)", v), bare: true}
+	}
+	if parts[0] != "1" {
+		return &FieldError{Field: "ociVersion", Msg: fmt.Sprintf("%q is not supported (want 1.x)", v), bare: true}
+	}
+	return nil
+}
+
+func allDigits(parts []string) bool {
+	for _, p := range parts {
+		if p == "" {
+			return false
+		}
+		for _, c := range p {
+			if c < '0' || c > '9' {
+				return false
+			}
+		}
+	}
+	return true
+}
