@@ -1,0 +1,145 @@
+#!/usr/bin/env bash
+# run.sh: run the OCI runtime-tools validation suite (58 programs) against one
+# or more runtimes and print a PASS/FAIL table, side by side.
+#
+#   integration/conformance/run.sh                      # gocker only (CI)
+#   RUNTIMES="gocker runc crun" integration/conformance/run.sh
+#   TESTS="create kill state" TEST_TIMEOUT=30 integration/conformance/run.sh
+#
+# RUNTIMES: names (gocker = bin/gocker, runc, crun = installed binaries) or
+# absolute paths. The last line is "N passed, M failed" for the first one.
+# Exit status: non-zero when a runtime that has a known-failures file fails a
+# test the file does not list (gocker: known-failures.txt; others:
+# known-failures-NAME.txt), or when a test leaves residue we cannot remove.
+set -uo pipefail
+
+HERE=$(cd "$(dirname "$0")" && pwd)
+ROOT=$(cd "$HERE/../.." && pwd)
+CACHE=$HERE/cache
+WORK=$HERE/work
+export PATH=$PATH:/usr/local/go/bin:/usr/sbin:/sbin
+GO=${GO:-go}
+RUNTIMES=${RUNTIMES:-gocker}
+TEST_TIMEOUT=${TEST_TIMEOUT:-60}
+
+# shellcheck source=lib/build.sh
+. "$HERE/lib/build.sh"
+# shellcheck source=lib/cleanup.sh
+. "$HERE/lib/cleanup.sh"
+# shellcheck source=lib/report.sh
+. "$HERE/lib/report.sh"
+
+die() { echo "conformance: $*" >&2; exit 2; }
+LEAKS=0
+
+resolve_runtime() {
+  case "$1" in
+    gocker) echo "${GOCKER:-$ROOT/bin/gocker}" ;;
+    /*) echo "$1" ;;
+    *) command -v "$1" 2>/dev/null || true ;;
+  esac
+}
+
+# crun 1.8.1 on a cgroup v1 host fails every create unless a hugetlb
+# hierarchy is mounted (it opens the controller unconditionally); this host
+# has none. Mount one only for crun, and undo it at exit.
+HUGETLB_MOUNTED=0
+HUGETLB_MKDIR=0
+setup_hugetlb() {
+  local d=/sys/fs/cgroup/hugetlb
+  [ -e /sys/fs/cgroup/cgroup.controllers ] && return 0 # pure cgroup v2: not needed
+  mountpoint -q "$d" && return 0
+  [ -d "$d" ] || { mkdir -p "$d" && HUGETLB_MKDIR=1; }
+  if mount -t cgroup -o hugetlb cgroup "$d"; then
+    HUGETLB_MOUNTED=1
+  else
+    echo "conformance: could not mount a hugetlb hierarchy; crun will fail" >&2
+  fi
+}
+
+teardown() {
+  safe_rm "$WORK/scratch" || LEAKS=1
+  if [ "$HUGETLB_MOUNTED" = 1 ]; then
+    umount /sys/fs/cgroup/hugetlb || umount -l /sys/fs/cgroup/hugetlb
+    HUGETLB_MOUNTED=0
+  fi
+  if [ "$HUGETLB_MKDIR" = 1 ]; then
+    rmdir /sys/fs/cgroup/hugetlb 2>/dev/null || true
+    HUGETLB_MKDIR=0
+  fi
+}
+
+# run_one NAME PATH TEST: run one validation program in its own scratch dir
+# (mode 0755: processes in the container run as other users) and record
+# out, err, rc, seconds and the verdict under $WORK/results/NAME/.
+run_one() {
+  local name=$1 rt=$2 t=$3
+  local res=$WORK/results/$name scratch=$WORK/scratch/$name/$t
+  mkdir -p "$res" "$scratch/tmp"
+  chmod 0755 "$WORK" "$WORK/scratch" "$WORK/scratch/$name" "$scratch" "$scratch/tmp"
+  # PrepareBundle untars ./rootfs-amd64.tar.gz and the tests copy ./runtimetest.
+  cp "$CACHE/bin/runtimetest" "$CACHE/rootfs-amd64.tar.gz" "$scratch/"
+  list_containers "$rt" >"$res/.containers"
+  cgroup_dirs >"$res/.cgroups"
+  local start rc
+  start=$(date +%s%N)
+  (cd "$scratch" && TMPDIR=$scratch/tmp RUNTIME=$rt \
+    timeout -k 5 "$TEST_TIMEOUT" "$CACHE/bin/$t" >"$res/$t.out" 2>"$res/$t.err" </dev/null)
+  rc=$?
+  echo $((($(date +%s%N) - start) / 1000000)) >"$res/$t.ms"
+  delete_new_containers "$rt" "$res/.containers" 2>>"$res/$t.err"
+  unmount_under "$scratch" || { LEAKS=1; echo "conformance: LEAK: mounts under $scratch" >&2; }
+  remove_new_cgroups "$res/.cgroups" 2>>"$res/$t.err"
+  safe_rm "$scratch" || LEAKS=1
+  grep -q '^conformance: LEAK' "$res/$t.err" && { LEAKS=1; grep '^conformance: LEAK' "$res/$t.err" >&2; }
+  awk -v rc="$rc" -f "$HERE/lib/tap.awk" "$res/$t.out" >"$res/$t.verdict"
+  rm -f "$res/.containers" "$res/.cgroups"
+}
+
+main() {
+  [ "$(id -u)" = 0 ] || die "must run as root"
+  command -v "$GO" >/dev/null || die "no go toolchain ($GO)"
+  local names=() paths=() n p
+  for n in $RUNTIMES; do
+    p=$(resolve_runtime "$n")
+    if [ -z "$p" ] || [ ! -x "$p" ]; then
+      [ "$n" = gocker ] && die "gocker binary missing ($p); run make build"
+      echo "conformance: skipping $n: not installed" >&2
+      continue
+    fi
+    names+=("$(basename "$n")")
+    paths+=("$p")
+  done
+  [ ${#names[@]} -gt 0 ] || die "no runtime to test"
+
+  build_suite || die "building the validation suite failed"
+  build_rootfs_tarball || die "building rootfs-amd64.tar.gz failed"
+  local tests=()
+  if [ -n "${TESTS:-}" ]; then read -ra tests <<<"$TESTS"; else mapfile -t tests <"$CACHE/bin/.programs"; fi
+
+  trap teardown EXIT
+  trap 'exit 130' INT TERM
+  safe_rm "$WORK/scratch" || die "refusing to start: $WORK/scratch is still mounted"
+  rm -rf "$WORK/results"
+  mkdir -p "$WORK/scratch" && chmod 0755 "$WORK" "$WORK/scratch"
+  case " ${names[*]} " in *" crun "*) setup_hugetlb ;; esac
+
+  local i t s0
+  for i in "${!names[@]}"; do
+    echo "conformance: ${names[$i]} (${paths[$i]}): $("${paths[$i]}" --version 2>/dev/null | head -1)" >&2
+    s0=$(date +%s)
+    for t in "${tests[@]}"; do
+      [ -x "$CACHE/bin/$t" ] || die "no such validation program: $t"
+      run_one "${names[$i]}" "${paths[$i]}" "$t"
+      printf '  %-34s %s\n' "$t" "$(cut -c1-100 "$WORK/results/${names[$i]}/$t.verdict")" >&2
+    done
+    echo "$(($(date +%s) - s0))" >"$WORK/results/${names[$i]}/.seconds"
+  done
+
+  report "${names[@]}" -- "${tests[@]}"
+  local st=$?
+  [ "$LEAKS" = 0 ] || { echo "conformance: residue was left on the host (see LEAK lines)" >&2; st=1; }
+  return $st
+}
+
+main "$@"
