@@ -50,8 +50,8 @@ type span struct {
 // position. It is built only when an error has to be reported, so its cost
 // never touches the happy path.
 type jsonIndex struct {
-	data  []byte
-	spans []span
+	data   []byte
+	spans  []span
 	byPath map[string]int // path -> start offset
 }
 
