@@ -1,0 +1,296 @@
+package runtime
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"os/user"
+	"path/filepath"
+	"strconv"
+	"time"
+
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"github.com/sirupsen/logrus"
+	"golang.org/x/sys/unix"
+
+	"github.com/gocker/gocker/hooks"
+	"github.com/gocker/gocker/runtime/cgroups"
+	"github.com/gocker/gocker/runtime/proto"
+	"github.com/gocker/gocker/runtime/state"
+	gspec "github.com/gocker/gocker/spec"
+)
+
+// CreateOpts are the create flags.
+type CreateOpts struct {
+	ID            string
+	Bundle        string
+	PidFile       string
+	ConsoleSocket string
+	NoPivot       bool
+	NoNewKeyring  bool
+	PreserveFDs   int
+	// Foreground keeps the pty master (for run's stdio proxy) instead of
+	// requiring a console socket.
+	Foreground bool
+}
+
+// Init is the init process of a container this process created; only
+// `run` in the foreground uses it, to wait and to proxy a terminal.
+type Init struct {
+	Cmd     *exec.Cmd
+	Console *os.File // pty master, when process.terminal and no console socket
+}
+
+// creation carries what must be undone if create fails half-way.
+type creation struct {
+	o    Options
+	co   CreateOpts
+	c    *Container
+	lock *state.Lock
+	cg   *cgroups.Manager
+	cmd  *exec.Cmd
+	conn *proto.Conn
+	done bool
+}
+
+// Create runs the OCI create operation. On any error everything it made
+// (state dir, cgroup, processes) is gone when it returns.
+func Create(o Options, co CreateOpts) (*Container, *Init, error) {
+	if err := gspec.ValidateID(co.ID); err != nil {
+		return nil, nil, err
+	}
+	if !filepath.IsAbs(co.Bundle) {
+		return nil, nil, fmt.Errorf("bundle path %q is relative; give an absolute path", co.Bundle)
+	}
+	s, raw, err := gspec.Load(co.Bundle)
+	if err != nil {
+		return nil, nil, err
+	}
+	if s.Linux == nil {
+		return nil, nil, errors.New("linux: section missing; gocker runs Linux containers only")
+	}
+	if s.Process != nil && s.Process.Terminal && co.ConsoleSocket == "" && !co.Foreground {
+		return nil, nil, errors.New("cannot allocate tty if gocker will detach without setting console socket")
+	}
+	if co.ConsoleSocket != "" && (s.Process == nil || !s.Process.Terminal) {
+		return nil, nil, errors.New("cannot use console socket if gocker will not detach or allocate tty")
+	}
+	plan, err := planNamespaces(s)
+	if err != nil {
+		return nil, nil, err
+	}
+	if err := preflight(s); err != nil {
+		return nil, nil, err
+	}
+	cg, err := newCgroup(co.ID, s, o.SystemdCgroup)
+	if err != nil {
+		return nil, nil, err
+	}
+	lock, err := o.store().Create(co.ID)
+	if err != nil {
+		return nil, nil, err
+	}
+	cr := &creation{o: o, co: co, lock: lock, cg: cg}
+	defer cr.cleanup()
+	cr.c = &Container{ID: co.ID, Store: o.store(), Spec: s, State: &state.State{
+		ID: co.ID, Bundle: co.Bundle, Rootfs: gspec.RootfsPath(s, co.Bundle),
+		Created: time.Now().UTC(), Owner: owner(), Annotations: s.Annotations,
+	}}
+	init, err := cr.run(raw, plan)
+	if err != nil {
+		return nil, nil, err
+	}
+	cr.done = true
+	return cr.c, init, nil
+}
+
+func owner() string {
+	if u, err := user.Current(); err == nil {
+		return u.Username
+	}
+	return ""
+}
+
+func (cr *creation) run(raw []byte, plan *nsPlan) (*Init, error) {
+	c, st := cr.c, cr.c.Store
+	if err := state.WriteFileAtomic(st.Path(c.ID, state.ConfigFile), raw, 0o600); err != nil {
+		return nil, fmt.Errorf("snapshot config.json: %w", err)
+	}
+	fifo, err := makeFifo(st.Path(c.ID, state.FifoFile))
+	if err != nil {
+		return nil, err
+	}
+	defer fifo.Close()
+	var sock *os.File
+	if cr.co.ConsoleSocket != "" {
+		if sock, err = dialConsole(cr.co.ConsoleSocket); err != nil {
+			return nil, err
+		}
+		defer sock.Close()
+	}
+	conn, childSync, err := proto.Pair()
+	if err != nil {
+		return nil, err
+	}
+	cr.conn = conn
+	cr.cmd, err = spawn(&spawnArgs{
+		spec: c.Spec, plan: plan, childSync: childSync, fifo: fifo, preserve: cr.co.PreserveFDs,
+		stdio: [3]*os.File{os.Stdin, os.Stdout, os.Stderr}, logLevel: logrus.GetLevel().String(),
+	})
+	childSync.Close()
+	if err != nil {
+		return nil, fmt.Errorf("start container init: %w", err)
+	}
+	pid := cr.cmd.Process.Pid
+	start, _, err := procStat(pid)
+	if err != nil {
+		return nil, fmt.Errorf("read init start time: %w", err)
+	}
+	c.State.InitPid, c.State.InitStart = pid, start
+	if err := cr.cg.Apply(pid); err != nil {
+		return nil, fmt.Errorf("join cgroup: %w", err)
+	}
+	c.State.CgroupShared = !cr.cg.Created()
+	b := &proto.Bootstrap{
+		ID: c.ID, Bundle: c.State.Bundle, Rootfs: c.State.Rootfs, Spec: c.Spec,
+		NoPivot: cr.co.NoPivot, NoNewKeyring: cr.co.NoNewKeyring, CgroupPaths: cr.cg.Paths(),
+		CgroupNS: plan.cgroupNS, TimeNS: plan.timeNS, PreserveFDs: cr.co.PreserveFDs,
+		State: *c.specState(specs.StateCreating),
+	}
+	if err := conn.Send(&proto.Msg{Type: proto.TypeBootstrap, Bootstrap: b}, -1); err != nil {
+		return nil, cr.initError(err)
+	}
+	return cr.converse(sock)
+}
+
+// converse serves the init's requests until it says it is ready.
+func (cr *creation) converse(sock *os.File) (*Init, error) {
+	c := cr.c
+	init := &Init{Cmd: cr.cmd}
+	for {
+		m, fd, err := cr.conn.Recv()
+		if err != nil {
+			return nil, cr.initError(err)
+		}
+		switch m.Type {
+		case proto.TypeError:
+			return nil, cr.initError(&proto.PeerError{Msg: m.Msg})
+		case proto.TypeHooks:
+			st := c.specState(specs.StateCreating)
+			err := hooks.Run(c.Spec.Hooks, hooks.Prestart, st)
+			if err == nil {
+				err = hooks.Run(c.Spec.Hooks, hooks.CreateRuntime, st)
+			}
+			if err != nil {
+				cr.conn.Send(&proto.Msg{Type: proto.TypeError, Msg: err.Error()}, -1)
+				return nil, err
+			}
+			if err := cr.conn.Send(&proto.Msg{Type: proto.TypeHooksDone}, -1); err != nil {
+				return nil, cr.initError(err)
+			}
+		case proto.TypeConsole:
+			master := os.NewFile(uintptr(fd), "pty-master")
+			if sock != nil {
+				err := sendFd(sock, m.Msg, fd)
+				master.Close()
+				if err != nil {
+					return nil, fmt.Errorf("send pty master to console socket: %w", err)
+				}
+			} else {
+				init.Console = master
+			}
+		case proto.TypeReady:
+			if err := c.Store.Save(c.State); err != nil {
+				return nil, fmt.Errorf("save state: %w", err)
+			}
+			if cr.co.PidFile != "" {
+				if err := writePidFile(cr.co.PidFile, c.State.InitPid); err != nil {
+					return nil, err
+				}
+			}
+			if err := cr.conn.Send(&proto.Msg{Type: proto.TypeAck}, -1); err != nil {
+				return nil, cr.initError(err)
+			}
+			cr.conn.Close()
+			cr.conn = nil
+			return init, nil
+		default:
+			if fd >= 0 {
+				unix.Close(fd)
+			}
+			return nil, fmt.Errorf("sync: unexpected message %q from init", m.Type)
+		}
+	}
+}
+
+// initError turns a sync failure into the error the user sees: the init's
+// own words when it sent them, else how it died.
+func (cr *creation) initError(err error) error {
+	if proto.IsPeerError(err) {
+		return err
+	}
+	if err == io.EOF || errors.Is(err, unix.ECONNRESET) || errors.Is(err, unix.EPIPE) {
+		cr.cmd.Process.Kill()
+		if werr := cr.cmd.Wait(); werr != nil {
+			return fmt.Errorf("container init exited before it was ready: %v", werr)
+		}
+		return errors.New("container init exited before it was ready")
+	}
+	return fmt.Errorf("container init: %w", err)
+}
+
+// cleanup undoes a failed create: kill the init, remove its cgroup (all
+// hierarchies) and the state dir. It runs for success too, to drop the lock.
+func (cr *creation) cleanup() {
+	defer cr.lock.Release()
+	if cr.conn != nil {
+		cr.conn.Close()
+	}
+	if cr.done {
+		return
+	}
+	if cr.cmd != nil && cr.cmd.Process != nil {
+		cr.cmd.Process.Kill()
+		cr.cmd.Wait()
+	}
+	if cr.cg != nil && cr.cg.Created() {
+		if err := cr.cg.KillAll(); err != nil {
+			logrus.Warnf("cleanup: kill cgroup: %v", err)
+		}
+		if err := cr.cg.Destroy(); err != nil {
+			logrus.Warnf("cleanup: remove cgroup: %v", err)
+		}
+	}
+	if err := cr.c.Store.Remove(cr.co.ID); err != nil {
+		logrus.Warnf("cleanup: %v", err)
+	}
+}
+
+func makeFifo(path string) (*os.File, error) {
+	// 0622: the init may run as another uid in a user namespace and must be
+	// able to open it for writing.
+	old := unix.Umask(0)
+	err := unix.Mkfifo(path, 0o622)
+	unix.Umask(old)
+	if err != nil {
+		return nil, fmt.Errorf("create exec fifo: %w", err)
+	}
+	fd, err := unix.Open(path, unix.O_PATH|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return nil, fmt.Errorf("open exec fifo: %w", err)
+	}
+	return os.NewFile(uintptr(fd), "exec.fifo"), nil
+}
+
+func writePidFile(path string, pid int) error {
+	abs, err := filepath.Abs(path)
+	if err != nil {
+		return err
+	}
+	if err := state.WriteFileAtomic(abs, []byte(strconv.Itoa(pid)), 0o644); err != nil {
+		return fmt.Errorf("write pid file: %w", err)
+	}
+	return nil
+}

@@ -1,0 +1,165 @@
+// Package initproc is the container's init: the child side of create. It
+// runs as `gocker init` inside the namespaces the parent created, sets up
+// the root filesystem and the process, waits for `start` on the exec fifo,
+// and execve(2)s the user's program.
+//
+// Everything here runs on one locked OS thread: capabilities, credentials,
+// the seccomp filter and some namespaces are per thread, and the thread
+// that calls execve is the one whose attributes the program inherits.
+package initproc
+
+import (
+	"fmt"
+	"io"
+	"os"
+	goruntime "runtime"
+	"strconv"
+
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"golang.org/x/sys/unix"
+
+	"github.com/gocker/gocker/hooks"
+	"github.com/gocker/gocker/runtime/proto"
+	"github.com/gocker/gocker/runtime/rootfs"
+)
+
+func init() {
+	// Runs before main, so the main goroutine stays on the main thread.
+	if len(os.Args) > 1 && os.Args[1] == "init" {
+		goruntime.LockOSThread()
+	}
+}
+
+// Main is the whole init. It returns only on failure; the error has already
+// been sent to the parent when that was possible.
+func Main() error {
+	conn, fifoFd, err := fds()
+	if err != nil {
+		return err
+	}
+	err = run(conn, fifoFd)
+	if err != nil && err != io.EOF {
+		// The parent shows this to the user as the reason create failed.
+		conn.Send(&proto.Msg{Type: proto.TypeError, Msg: err.Error()}, -1)
+	}
+	return err
+}
+
+func fds() (*proto.Conn, int, error) {
+	syncFd, err := strconv.Atoi(os.Getenv(proto.EnvSyncFD))
+	if err != nil {
+		return nil, -1, fmt.Errorf("init: %s not set; gocker init is internal", proto.EnvSyncFD)
+	}
+	fifoFd, err := strconv.Atoi(os.Getenv(proto.EnvFifoFD))
+	if err != nil {
+		return nil, -1, fmt.Errorf("init: %s not set", proto.EnvFifoFD)
+	}
+	os.Unsetenv(proto.EnvSyncFD)
+	os.Unsetenv(proto.EnvFifoFD)
+	return proto.NewConn(os.NewFile(uintptr(syncFd), "sync")), fifoFd, nil
+}
+
+func run(conn *proto.Conn, fifoFd int) error {
+	m, _, err := conn.Expect(proto.TypeBootstrap)
+	if err != nil {
+		return err
+	}
+	b := m.Bootstrap
+	s := b.Spec
+	if err := setupNamespaces(b); err != nil {
+		return err
+	}
+	if err := setupEarlyProcess(b); err != nil {
+		return err
+	}
+	ro := &rootfs.Options{Spec: s, Rootfs: b.Rootfs, NoPivot: b.NoPivot, CgroupPaths: b.CgroupPaths, CgroupNS: b.CgroupNS}
+	if hasNewMountNS(s) {
+		if err := rootfs.Prepare(ro); err != nil {
+			return err
+		}
+	}
+	// runtime-spec: prestart and createRuntime hooks run in the runtime
+	// namespace after the environment is created and before pivot_root.
+	if err := conn.Send(&proto.Msg{Type: proto.TypeHooks}, -1); err != nil {
+		return err
+	}
+	if _, _, err := conn.Expect(proto.TypeHooksDone); err != nil {
+		return err
+	}
+	st := b.State
+	st.Status = specs.StateCreating
+	// createContainer hooks: in the container namespace, before pivot_root,
+	// with paths resolved in the runtime namespace (still visible here).
+	if err := hooks.Run(s.Hooks, hooks.CreateContainer, &st); err != nil {
+		return err
+	}
+	if hasNewMountNS(s) {
+		if err := rootfs.Pivot(ro); err != nil {
+			return err
+		}
+	} else if err := unix.Chroot(b.Rootfs); err != nil {
+		return fmt.Errorf("chroot %s: %w", b.Rootfs, err)
+	}
+	if err := setupConsole(conn, s); err != nil {
+		return err
+	}
+	if err := writeSysctls(s); err != nil {
+		return err
+	}
+	if hasNewMountNS(s) {
+		if err := rootfs.Finish(ro); err != nil {
+			return err
+		}
+	}
+	p, err := prepareProcess(b)
+	if err != nil {
+		return err
+	}
+	if err := conn.Send(&proto.Msg{Type: proto.TypeReady}, -1); err != nil {
+		return err
+	}
+	// The ack tells us the parent saved our pid. EOF here means the parent
+	// died before that: nobody could ever start or delete us, so exit.
+	if _, _, err := conn.Expect(proto.TypeAck); err != nil {
+		return err
+	}
+	conn.Close()
+	if err := waitForStart(fifoFd); err != nil {
+		return err
+	}
+	st.Status = specs.StateCreated
+	if err := hooks.Run(s.Hooks, hooks.StartContainer, &st); err != nil {
+		return err
+	}
+	return p.exec()
+}
+
+func hasNewMountNS(s *specs.Spec) bool {
+	if s.Linux == nil {
+		return false
+	}
+	for _, ns := range s.Linux.Namespaces {
+		if ns.Type == specs.MountNamespace {
+			return true
+		}
+	}
+	return false
+}
+
+// waitForStart blocks opening the exec fifo for writing until `start` opens
+// it for reading, then writes one byte so start knows we are going on.
+// The fd is an O_PATH handle taken before pivot_root; reopening it through
+// /proc/self/fd works after the host paths are gone.
+func waitForStart(fifoFd int) error {
+	path := "/proc/self/fd/" + strconv.Itoa(fifoFd)
+	fd, err := unix.Open(path, unix.O_WRONLY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return fmt.Errorf("open exec fifo: %w", err)
+	}
+	if _, err := unix.Write(fd, []byte{0}); err != nil {
+		return fmt.Errorf("write exec fifo: %w", err)
+	}
+	unix.Close(fd)
+	unix.Close(fifoFd)
+	return nil
+}

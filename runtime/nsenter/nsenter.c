@@ -1,0 +1,77 @@
+// Joins user and mount namespaces before the Go runtime starts.
+//
+// setns(2): "A multithreaded process may not change user namespace with
+// setns()", and joining a mount namespace fails with EINVAL when the
+// caller shares its fs_struct (CLONE_FS), which every Go thread does.
+// A C constructor runs in the new process before the Go runtime creates
+// its threads, so it is the one place where a Go binary can do both.
+//
+// Only gocker's own child processes set _GOCKER_NSENTER; every other start
+// of the binary returns at the first getenv.
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <sched.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+static void nsenter_fail(const char *what, const char *path, int err)
+{
+	char msg[1024];
+	const char *fdstr = getenv("_GOCKER_SYNCFD");
+	int n = snprintf(msg, sizeof(msg),
+			 "{\"type\":\"error\",\"msg\":\"nsenter: %s %s: %s\"}",
+			 what, path, strerror(err));
+	if (fdstr && n > 0)
+		send(atoi(fdstr), msg, (size_t)n, 0);
+	else
+		fprintf(stderr, "%s\n", msg);
+	_exit(1);
+}
+
+static int ns_flag(const char *type)
+{
+	if (!strcmp(type, "user")) return CLONE_NEWUSER;
+	if (!strcmp(type, "mnt")) return CLONE_NEWNS;
+	return -1;
+}
+
+__attribute__((constructor)) static void gocker_nsenter(void)
+{
+	const char *spec = getenv("_GOCKER_NSENTER");
+	const char *unshare_str = getenv("_GOCKER_UNSHARE");
+	if (!spec && !unshare_str)
+		return;
+	if (spec) {
+		// "user:/proc/1/ns/user,mnt:/proc/1/ns/mnt", in join order.
+		char *list = strdup(spec), *save = NULL;
+		for (char *item = strtok_r(list, ",", &save); item; item = strtok_r(NULL, ",", &save)) {
+			char *colon = strchr(item, ':');
+			if (!colon)
+				nsenter_fail("bad entry", item, EINVAL);
+			*colon = '\0';
+			const char *path = colon + 1;
+			int flag = ns_flag(item);
+			if (flag < 0)
+				nsenter_fail("unknown namespace", item, EINVAL);
+			int fd = open(path, O_RDONLY | O_CLOEXEC);
+			if (fd < 0)
+				nsenter_fail("open", path, errno);
+			if (setns(fd, flag) < 0)
+				nsenter_fail("setns", path, errno);
+			close(fd);
+		}
+		free(list);
+		unsetenv("_GOCKER_NSENTER");
+	}
+	if (unshare_str) {
+		// New namespaces that must be owned by a user namespace joined above.
+		int flags = (int)strtol(unshare_str, NULL, 16);
+		if (flags && unshare(flags) < 0)
+			nsenter_fail("unshare", unshare_str, errno);
+		unsetenv("_GOCKER_UNSHARE");
+	}
+}

@@ -1,0 +1,25 @@
+package runtime
+
+import (
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+
+	"github.com/gocker/gocker/runtime/caps"
+	"github.com/gocker/gocker/runtime/seccomp"
+)
+
+// preflight checks, before anything is created, what the init would
+// otherwise only find out half-way: a bad capability name or seccomp
+// profile then fails create with nothing to clean up.
+func preflight(s *specs.Spec) error {
+	if s.Process != nil && s.Process.Capabilities != nil {
+		if err := caps.Validate(s.Process.Capabilities); err != nil {
+			return err
+		}
+	}
+	if s.Linux.Seccomp != nil {
+		if _, err := seccomp.Compile(s.Linux.Seccomp); err != nil {
+			return err
+		}
+	}
+	return nil
+}

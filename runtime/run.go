@@ -1,0 +1,165 @@
+package runtime
+
+import (
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/containerd/console"
+	"github.com/sirupsen/logrus"
+	"golang.org/x/sys/unix"
+)
+
+// RunOpts are run's flags beyond create's.
+type RunOpts struct {
+	Detach      bool
+	Keep        bool
+	NoSubreaper bool
+}
+
+// Run is create + start, and in the foreground also wait + delete. It
+// returns the container's exit code: the program's status, or 128+N when
+// signal N killed it, as a shell reports it.
+func Run(o Options, co CreateOpts, ro RunOpts) (int, error) {
+	co.Foreground = !ro.Detach
+	if !ro.Detach && !ro.NoSubreaper {
+		// Orphans of a container without its own pid namespace come to us.
+		unix.Prctl(unix.PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
+	}
+	c, init, err := Create(o, co)
+	if err != nil {
+		return 0, err
+	}
+	var sigs chan os.Signal
+	if !ro.Detach {
+		// Take signals from now on, so none is lost between start and wait.
+		sigs = make(chan os.Signal, 64)
+		signal.Notify(sigs)
+		defer signal.Stop(sigs)
+	}
+	if err := startLocked(c); err != nil {
+		c.forceDestroy()
+		if init.Console != nil {
+			init.Console.Close()
+		}
+		return 0, err
+	}
+	if ro.Detach {
+		return 0, nil
+	}
+	code := c.waitForeground(init, sigs)
+	if !ro.Keep {
+		if err := Delete(o, c.ID, true); err != nil {
+			return code, fmt.Errorf("delete after run: %w", err)
+		}
+	}
+	return code, nil
+}
+
+func startLocked(c *Container) error {
+	lock, err := c.Store.Lock(c.ID)
+	if err != nil {
+		return err
+	}
+	defer lock.Release()
+	return c.start()
+}
+
+func (c *Container) forceDestroy() {
+	lock, err := c.Store.Lock(c.ID)
+	if err != nil {
+		return
+	}
+	defer lock.Release()
+	c.stopInit()
+	if err := c.destroy(); err != nil {
+		logrus.Warnf("cleanup: %v", err)
+	}
+}
+
+// waitForeground forwards signals to the init, proxies a terminal, and
+// waits for the init to exit.
+func (c *Container) waitForeground(init *Init, sigs chan os.Signal) int {
+	var copied sync.WaitGroup
+	if init.Console != nil {
+		restore := proxyConsole(init.Console, &copied)
+		defer restore()
+	}
+	done := make(chan struct{})
+	go func() {
+		for {
+			select {
+			case s := <-sigs:
+				c.forward(s, init.Console)
+			case <-done:
+				return
+			}
+		}
+	}()
+	init.Cmd.Wait()
+	close(done)
+	if init.Console != nil {
+		waitTimeout(&copied, time.Second)
+		init.Console.Close()
+	}
+	ws, _ := init.Cmd.ProcessState.Sys().(syscall.WaitStatus)
+	if ws.Signaled() {
+		return 128 + int(ws.Signal())
+	}
+	return ws.ExitStatus()
+}
+
+func (c *Container) forward(s os.Signal, pty *os.File) {
+	sig, ok := s.(syscall.Signal)
+	if !ok {
+		return
+	}
+	switch sig {
+	case unix.SIGCHLD, unix.SIGURG, unix.SIGPIPE:
+		return // ours, or the Go runtime's preemption signal
+	case unix.SIGWINCH:
+		if pty != nil {
+			if cur, err := console.ConsoleFromFile(os.Stdin); err == nil {
+				if sz, err := cur.Size(); err == nil {
+					unix.IoctlSetWinsize(int(pty.Fd()), unix.TIOCSWINSZ, &unix.Winsize{Row: sz.Height, Col: sz.Width})
+				}
+			}
+		}
+		return
+	}
+	unix.Kill(c.State.InitPid, sig)
+}
+
+// proxyConsole copies stdin to the pty and the pty to stdout, with the
+// caller's terminal (if stdin is one) in raw mode until restore.
+func proxyConsole(master *os.File, copied *sync.WaitGroup) (restore func()) {
+	restore = func() {}
+	if cur, err := console.ConsoleFromFile(os.Stdin); err == nil {
+		if sz, err := cur.Size(); err == nil {
+			unix.IoctlSetWinsize(int(master.Fd()), unix.TIOCSWINSZ, &unix.Winsize{Row: sz.Height, Col: sz.Width})
+		}
+		if err := cur.SetRaw(); err == nil {
+			restore = func() { cur.Reset() }
+		}
+	}
+	go io.Copy(master, os.Stdin)
+	copied.Add(1)
+	go func() {
+		defer copied.Done()
+		io.Copy(os.Stdout, master) // ends with EIO when the last slave fd closes
+	}()
+	return restore
+}
+
+func waitTimeout(wg *sync.WaitGroup, d time.Duration) {
+	ch := make(chan struct{})
+	go func() { wg.Wait(); close(ch) }()
+	select {
+	case <-ch:
+	case <-time.After(d):
+	}
+}

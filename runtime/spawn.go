@@ -1,0 +1,174 @@
+package runtime
+
+import (
+	"fmt"
+	"os"
+	"os/exec"
+	goruntime "runtime"
+	"strconv"
+	"syscall"
+
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"golang.org/x/sys/unix"
+
+	"github.com/gocker/gocker/runtime/nsenter"
+	"github.com/gocker/gocker/runtime/proto"
+)
+
+var nsFlags = map[specs.LinuxNamespaceType]uintptr{
+	specs.PIDNamespace:     unix.CLONE_NEWPID,
+	specs.NetworkNamespace: unix.CLONE_NEWNET,
+	specs.MountNamespace:   unix.CLONE_NEWNS,
+	specs.IPCNamespace:     unix.CLONE_NEWIPC,
+	specs.UTSNamespace:     unix.CLONE_NEWUTS,
+	specs.UserNamespace:    unix.CLONE_NEWUSER,
+	specs.CgroupNamespace:  unix.CLONE_NEWCGROUP,
+	specs.TimeNamespace:    unix.CLONE_NEWTIME,
+}
+
+// nsPlan says how the child gets each namespace.
+type nsPlan struct {
+	clone    uintptr  // new namespaces made by clone(2)
+	unshare  uintptr  // new namespaces the C constructor unshares after joining a user ns
+	setns    []string // paths the parent's spawning thread joins (any type but user and mnt)
+	setnsT   []uintptr
+	cEnter   string // user/mnt paths for the C constructor, in join order
+	cgroupNS bool   // init unshares a cgroup ns once in its cgroup
+	timeNS   bool   // init unshares a time ns and writes the offsets
+	userNS   bool   // the container has a new user ns (parent writes maps)
+}
+
+// planNamespaces decides, per namespace, who makes or joins it. Joins come
+// before creations so that new namespaces are owned by a joined user
+// namespace, as runtime-spec's user namespace ordering expects.
+func planNamespaces(s *specs.Spec) (*nsPlan, error) {
+	p := &nsPlan{}
+	if s.Linux == nil {
+		return p, nil
+	}
+	var userPath, mntPath string
+	newFlags := uintptr(0)
+	for _, ns := range s.Linux.Namespaces {
+		flag, ok := nsFlags[ns.Type]
+		if !ok {
+			return nil, fmt.Errorf("linux.namespaces: unknown type %q", ns.Type)
+		}
+		if ns.Path == "" {
+			newFlags |= flag
+			continue
+		}
+		switch ns.Type {
+		case specs.UserNamespace:
+			userPath = ns.Path
+		case specs.MountNamespace:
+			mntPath = ns.Path
+		default:
+			p.setns = append(p.setns, ns.Path)
+			p.setnsT = append(p.setnsT, flag)
+		}
+	}
+	if userPath != "" {
+		p.cEnter = "user:" + userPath
+	}
+	if mntPath != "" {
+		if p.cEnter != "" {
+			p.cEnter += ","
+		}
+		p.cEnter += "mnt:" + mntPath
+	}
+	p.cgroupNS = newFlags&unix.CLONE_NEWCGROUP != 0
+	p.timeNS = newFlags&unix.CLONE_NEWTIME != 0
+	newFlags &^= unix.CLONE_NEWCGROUP | unix.CLONE_NEWTIME
+	if userPath != "" {
+		// New namespaces must belong to the joined user namespace, so the
+		// constructor unshares them after setns. A new pid namespace would
+		// need one more fork there; that combination is refused for now.
+		if newFlags&unix.CLONE_NEWPID != 0 {
+			return nil, fmt.Errorf("linux.namespaces: a new pid namespace together with a joined user namespace is not supported")
+		}
+		p.unshare = newFlags
+		return p, nil
+	}
+	p.clone = newFlags
+	p.userNS = newFlags&unix.CLONE_NEWUSER != 0
+	return p, nil
+}
+
+// idMaps converts the spec's mappings for os/exec, which writes them from
+// the parent between clone and the child's execve.
+func idMaps(m []specs.LinuxIDMapping) []syscall.SysProcIDMap {
+	out := make([]syscall.SysProcIDMap, len(m))
+	for i, x := range m {
+		out[i] = syscall.SysProcIDMap{ContainerID: int(x.ContainerID), HostID: int(x.HostID), Size: int(x.Size)}
+	}
+	return out
+}
+
+type spawnArgs struct {
+	spec      *specs.Spec
+	plan      *nsPlan
+	childSync *os.File
+	fifo      *os.File
+	preserve  int
+	stdio     [3]*os.File
+	logLevel  string
+}
+
+// spawn starts `gocker init` in its namespaces.
+func spawn(a *spawnArgs) (*exec.Cmd, error) {
+	cmd := &exec.Cmd{Path: "/proc/self/exe", Args: []string{"gocker", "init"}}
+	for i := 0; i < a.preserve; i++ {
+		cmd.ExtraFiles = append(cmd.ExtraFiles, os.NewFile(uintptr(3+i), "preserved-"+strconv.Itoa(3+i)))
+	}
+	syncFd := 3 + len(cmd.ExtraFiles)
+	cmd.ExtraFiles = append(cmd.ExtraFiles, a.childSync, a.fifo)
+	cmd.Env = []string{
+		proto.EnvSyncFD + "=" + strconv.Itoa(syncFd),
+		proto.EnvFifoFD + "=" + strconv.Itoa(syncFd+1),
+		proto.EnvLogLvl + "=" + a.logLevel,
+	}
+	if a.plan.cEnter != "" {
+		cmd.Env = append(cmd.Env, nsenter.EnvJoin+"="+a.plan.cEnter)
+	}
+	if a.plan.unshare != 0 {
+		cmd.Env = append(cmd.Env, nsenter.EnvUnshare+"="+strconv.FormatUint(uint64(a.plan.unshare), 16))
+	}
+	cmd.Stdin, cmd.Stdout, cmd.Stderr = a.stdio[0], a.stdio[1], a.stdio[2]
+	attr := &syscall.SysProcAttr{Cloneflags: a.plan.clone}
+	if a.plan.userNS {
+		attr.UidMappings = idMaps(a.spec.Linux.UIDMappings)
+		attr.GidMappings = idMaps(a.spec.Linux.GIDMappings)
+		attr.GidMappingsEnableSetgroups = true
+	}
+	cmd.SysProcAttr = attr
+	if len(a.plan.setns) == 0 {
+		return cmd, cmd.Start()
+	}
+	return cmd, startJoined(cmd, a.plan)
+}
+
+// startJoined forks the child from a thread that has joined the requested
+// namespaces: the child inherits that thread's namespaces (pid and time
+// only apply to children anyway). The thread stays locked and dirty, so Go
+// retires it when the goroutine ends.
+func startJoined(cmd *exec.Cmd, p *nsPlan) error {
+	errc := make(chan error, 1)
+	go func() {
+		goruntime.LockOSThread() // never unlocked: the thread is discarded
+		for i, path := range p.setns {
+			fd, err := unix.Open(path, unix.O_RDONLY|unix.O_CLOEXEC, 0)
+			if err != nil {
+				errc <- fmt.Errorf("join namespace %s: %w", path, err)
+				return
+			}
+			err = unix.Setns(fd, int(p.setnsT[i]))
+			unix.Close(fd)
+			if err != nil {
+				errc <- fmt.Errorf("join namespace %s: %w", path, err)
+				return
+			}
+		}
+		errc <- cmd.Start()
+	}()
+	return <-errc
+}

@@ -1,0 +1,86 @@
+package runtime
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"time"
+
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"github.com/sirupsen/logrus"
+	"golang.org/x/sys/unix"
+
+	"github.com/gocker/gocker/hooks"
+	"github.com/gocker/gocker/runtime/state"
+)
+
+// Start runs the OCI start operation: it releases the init blocked on the
+// exec fifo, then runs the poststart hooks.
+func Start(o Options, id string) error {
+	c, err := Load(o, id)
+	if err != nil {
+		return err
+	}
+	lock, err := c.Store.Lock(id)
+	if err != nil {
+		return err
+	}
+	defer lock.Release()
+	return c.start()
+}
+
+func (c *Container) start() error {
+	switch st := c.Status(); st {
+	case specs.StateCreated:
+	case specs.StateStopped:
+		return fmt.Errorf("cannot start a container that has stopped")
+	default:
+		return fmt.Errorf("cannot start an already %s container", st)
+	}
+	if c.Spec == nil || c.Spec.Process == nil {
+		return errors.New("cannot start a container with no process (config.json has no \"process\")")
+	}
+	if err := c.releaseInit(); err != nil {
+		return err
+	}
+	// runtime-spec: a poststart failure is logged, the lifecycle goes on.
+	if err := hooks.RunAll(c.Spec.Hooks, hooks.Poststart, c.specState(specs.StateRunning)); err != nil {
+		logrus.Warn(err)
+	}
+	return nil
+}
+
+// releaseInit opens the fifo for reading, which unblocks the init's open
+// for writing, and reads the byte it writes. A non-blocking open never
+// hangs; if the init died meanwhile we notice instead of waiting forever.
+func (c *Container) releaseInit() error {
+	path := c.Store.Path(c.ID, state.FifoFile)
+	fd, err := unix.Open(path, unix.O_RDONLY|unix.O_NONBLOCK|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return fmt.Errorf("open exec fifo: %w", err)
+	}
+	defer unix.Close(fd)
+	buf := make([]byte, 1)
+	for wait := time.Millisecond; ; {
+		n, err := unix.Read(fd, buf)
+		if n == 1 {
+			break
+		}
+		if err != nil && err != unix.EAGAIN && err != unix.EINTR {
+			return fmt.Errorf("read exec fifo: %w", err)
+		}
+		if !c.initAlive() {
+			return errors.New("container init exited before start")
+		}
+		pfd := []unix.PollFd{{Fd: int32(fd), Events: unix.POLLIN}}
+		unix.Poll(pfd, int(wait/time.Millisecond))
+		if wait < 100*time.Millisecond {
+			wait *= 2
+		}
+	}
+	// Without the fifo the derived status becomes "running".
+	if err := os.Remove(path); err != nil && !errors.Is(err, os.ErrNotExist) {
+		return fmt.Errorf("remove exec fifo: %w", err)
+	}
+	return nil
+}
