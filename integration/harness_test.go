@@ -378,3 +378,11 @@ func (e *env) writeFile(p, content string, mode os.FileMode) {
 		e.t.Fatal(err)
 	}
 }
+
+// gockerOnly skips t for other runtimes; why names their deviation.
+func gockerOnly(t *testing.T, why string) {
+	t.Helper()
+	if !isGocker() {
+		t.Skipf("gocker-only (%s: %s)", runtimeName, why)
+	}
+}

@@ -133,7 +133,10 @@ func (e *env) stateLeaks(id string) []string {
 // process whose /proc/PID/cgroup still names it.
 func cgroupLeaks(name string) []string {
 	var out []string
-	for _, pat := range []string{"/sys/fs/cgroup/*/" + name, "/sys/fs/cgroup/" + name} {
+	// Depth 1-3: a runtime given a relative or no cgroupsPath nests under
+	// its own cgroup (here /process_api/<hash> in the memory hierarchy).
+	for _, pat := range []string{"/sys/fs/cgroup/" + name, "/sys/fs/cgroup/*/" + name,
+		"/sys/fs/cgroup/*/*/" + name, "/sys/fs/cgroup/*/*/*/" + name} {
 		dirs, _ := filepath.Glob(pat)
 		for _, d := range dirs {
 			out = append(out, "cgroup "+d)
@@ -182,9 +185,10 @@ func (e *env) scrub() {
 	}
 	time.Sleep(200 * time.Millisecond)
 	for _, cg := range e.cgroups {
-		dirs, _ := filepath.Glob("/sys/fs/cgroup/*/" + cg)
-		for _, d := range dirs {
-			os.Remove(d)
+		for _, l := range cgroupLeaks(cg) {
+			if d, ok := strings.CutPrefix(l, "cgroup "); ok {
+				os.Remove(d)
+			}
 		}
 	}
 }
