@@ -1,0 +1,317 @@
+package rootfs
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+
+	securejoin "github.com/cyphar/filepath-securejoin"
+	pathrs "github.com/cyphar/filepath-securejoin/pathrs-lite"
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"golang.org/x/sys/unix"
+)
+
+// errIDMapNotSupported is returned for "idmap"/"ridmap" and for mounts with
+// uidMappings/gidMappings.
+var errIDMapNotSupported = errors.New("idmapped mounts (idmap, ridmap, uidMappings, gidMappings) are not supported yet")
+
+// mountEntry performs one element of the spec's "mounts" array. Its error
+// reads "mount <source> to <destination>: <cause>".
+func (s *setup) mountEntry(m specs.Mount) error {
+	if err := s.doMount(m); err != nil {
+		return fmt.Errorf("mount %s to %s: %w", m.Source, m.Destination, err)
+	}
+	return nil
+}
+
+func (s *setup) doMount(m specs.Mount) error {
+	o, err := parseOptions(m.Options)
+	if err != nil {
+		return err
+	}
+	if o.idmap || len(m.UIDMappings) > 0 || len(m.GIDMappings) > 0 {
+		return errIDMapNotSupported
+	}
+	if m.Destination == "" {
+		return errors.New("empty destination")
+	}
+	// "bind" is no filesystem type: mount(2) would fail with ENODEV. Read
+	// it as a plain (non-recursive) bind mount when no option says so.
+	if m.Type == "bind" && !o.isBind() {
+		o.flags |= unix.MS_BIND
+	}
+	switch {
+	case o.isBind():
+		return s.bindMount(m, o)
+	case m.Type == "cgroup":
+		return s.mountCgroup(m, o)
+	default:
+		return s.fsMount(m, o)
+	}
+}
+
+// fsMount mounts a filesystem of type m.Type (proc, sysfs, tmpfs, devpts,
+// mqueue, overlay, anything else the kernel knows) on a directory.
+func (s *setup) fsMount(m specs.Mount, o *mountOpts) error {
+	if m.Type == "proc" || m.Type == "sysfs" {
+		if err := s.checkOrdinaryDir(m.Destination, m.Type); err != nil {
+			return err
+		}
+	}
+	h, err := s.dirHandle(m.Destination)
+	if err != nil {
+		return err
+	}
+	defer h.Close()
+	if err := s.checkProcDest(h, m, o); err != nil {
+		return err
+	}
+	if err := unix.Mount(m.Source, fdPath(h), m.Type, o.flags, o.dataString()); err != nil {
+		return err
+	}
+	top, err := s.reopen(m.Destination)
+	if err != nil {
+		return err
+	}
+	defer top.Close()
+	if err := verifyFsType(top, m.Type); err != nil {
+		return err
+	}
+	return applyPostMount(top, o)
+}
+
+// bindMount binds m.Source (a host path; a relative one is taken relative
+// to the init's working directory) onto the destination, a directory or a
+// file depending on the source.
+func (s *setup) bindMount(m specs.Mount, o *mountOpts) error {
+	fi, err := os.Stat(m.Source)
+	if err != nil {
+		return err
+	}
+	var h *os.File
+	if fi.IsDir() {
+		h, err = s.dirHandle(m.Destination)
+	} else {
+		h, err = s.fileHandle(m.Destination)
+	}
+	if err != nil {
+		return err
+	}
+	defer h.Close()
+	if err := s.checkProcDest(h, m, o); err != nil {
+		return err
+	}
+	return bindOnto(m.Source, h, o, func() (*os.File, error) { return s.reopen(m.Destination) })
+}
+
+// bindOnto bind-mounts source onto the handle h, then applies the flags
+// that the first MS_BIND call ignores. reopen returns a handle on the new
+// mount (h still names the directory underneath it).
+func bindOnto(source string, h *os.File, o *mountOpts, reopen func() (*os.File, error)) error {
+	if err := unix.Mount(source, fdPath(h), "", unix.MS_BIND|o.flags&unix.MS_REC, ""); err != nil {
+		return err
+	}
+	top, err := reopen()
+	if err != nil {
+		return err
+	}
+	defer top.Close()
+	if o.needsBindRemount() {
+		if err := remountBind(top, o); err != nil {
+			return fmt.Errorf("remount: %w", err)
+		}
+	}
+	return applyPostMount(top, o)
+}
+
+// remountBind changes the per-mount flags of the bind mount at top,
+// repeating the flags the mount already has unless the options turn them
+// off (see preservedFlags).
+func remountBind(top *os.File, o *mountOpts) error {
+	return remountBindAt(top, fdPath(top), o)
+}
+
+// remountBindAt is remountBind with an explicit mount(2) target naming the
+// same mount as top.
+func remountBindAt(top *os.File, target string, o *mountOpts) error {
+	var st unix.Statfs_t
+	if err := unix.Fstatfs(int(top.Fd()), &st); err != nil {
+		return fmt.Errorf("statfs: %w", err)
+	}
+	flags := o.flags&^(unix.MS_BIND|unix.MS_REC|unix.MS_REMOUNT) | preservedFlags(st.Flags, o)
+	return unix.Mount("", target, "", unix.MS_REMOUNT|unix.MS_BIND|flags, "")
+}
+
+// applyPostMount applies propagation options and recursive attributes to
+// the mount at top.
+func applyPostMount(top *os.File, o *mountOpts) error {
+	for _, p := range o.propagation {
+		if err := unix.Mount("", fdPath(top), "", p, ""); err != nil {
+			return fmt.Errorf("set propagation: %w", err)
+		}
+	}
+	if o.hasRecursive() {
+		attr := o.recAttr
+		err := unix.MountSetattr(int(top.Fd()), "", unix.AT_EMPTY_PATH|unix.AT_RECURSIVE, &attr)
+		if err != nil {
+			return fmt.Errorf("mount_setattr: %w", err)
+		}
+	}
+	return nil
+}
+
+// fsMagic is the statfs f_type a mount of these types must show. It
+// catches a proc or sysfs mount that landed somewhere unexpected, or a
+// destination that was already something else (CVE-2019-16884 and
+// CVE-2019-19921 played tricks with such destinations).
+var fsMagic = map[string]int64{
+	"proc":  unix.PROC_SUPER_MAGIC,
+	"sysfs": unix.SYSFS_MAGIC,
+}
+
+func verifyFsType(top *os.File, typ string) error {
+	want, ok := fsMagic[typ]
+	if !ok {
+		return nil
+	}
+	var st unix.Statfs_t
+	if err := unix.Fstatfs(int(top.Fd()), &st); err != nil {
+		return fmt.Errorf("statfs: %w", err)
+	}
+	if int64(st.Type) != want {
+		return fmt.Errorf("destination is not %s after mounting (f_type %#x)", typ, st.Type)
+	}
+	return nil
+}
+
+// checkOrdinaryDir refuses to mount proc or sysfs on anything but a plain
+// directory: an image could make the destination a symlink to a place it
+// controls and have the runtime write through it later (CVE-2019-16884).
+func (s *setup) checkOrdinaryDir(dest, typ string) error {
+	parent, err := s.dirHandle(filepath.Dir(filepath.Clean("/" + dest)))
+	if err != nil {
+		return err
+	}
+	defer parent.Close()
+	var st unix.Stat_t
+	err = unix.Fstatat(int(parent.Fd()), filepath.Base(dest), &st, unix.AT_SYMLINK_NOFOLLOW)
+	if errors.Is(err, unix.ENOENT) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	if st.Mode&unix.S_IFMT != unix.S_IFDIR {
+		return fmt.Errorf("filesystem %q must be mounted on an ordinary directory", typ)
+	}
+	return nil
+}
+
+// validProcMounts are the /proc entries that may be mounted over, e.g. by
+// lxcfs. Anything else under /proc would let a container config hide or
+// fake kernel interfaces the runtime relies on (same list as runc).
+var validProcMounts = map[string]bool{
+	"/proc/cpuinfo":   true,
+	"/proc/diskstats": true,
+	"/proc/meminfo":   true,
+	"/proc/stat":      true,
+	"/proc/swaps":     true,
+	"/proc/uptime":    true,
+	"/proc/loadavg":   true,
+	"/proc/slabinfo":  true,
+	"/proc/net/dev":   true,
+
+	"/proc/sys/kernel/ns_last_pid": true,
+}
+
+// checkProcDest rejects mounts that resolve below /proc, unless the source
+// is itself procfs or the entry is on the allowed list.
+func (s *setup) checkProcDest(h *os.File, m specs.Mount, o *mountOpts) error {
+	dest, err := s.containerPath(h)
+	if err != nil {
+		return err
+	}
+	if dest == "/proc" || !strings.HasPrefix(dest, "/proc/") {
+		return nil
+	}
+	if validProcMounts[dest] {
+		return nil
+	}
+	if o.isBind() {
+		var st unix.Statfs_t
+		if err := unix.Statfs(m.Source, &st); err == nil && st.Type == unix.PROC_SUPER_MAGIC {
+			return nil
+		}
+	}
+	return fmt.Errorf("%s cannot be mounted because it is inside /proc", dest)
+}
+
+// containerPath is where handle h (opened inside the rootfs) sits, seen
+// from inside the container.
+func (s *setup) containerPath(h *os.File) (string, error) {
+	p, err := os.Readlink(fdPath(h))
+	if err != nil {
+		return "", err
+	}
+	if !isUnder(p, s.rootfs) {
+		// Cannot happen with securejoin; refuse rather than guess.
+		return "", fmt.Errorf("resolved %s outside the rootfs", p)
+	}
+	return filepath.Clean("/" + strings.TrimPrefix(p, s.rootfs)), nil
+}
+
+// dirHandle returns an O_PATH handle on dest inside the rootfs, creating
+// missing directories (mode 0755) on the way.
+func (s *setup) dirHandle(dest string) (*os.File, error) {
+	h, err := pathrs.MkdirAllHandle(s.root, dest, 0o755)
+	if err != nil {
+		return nil, fmt.Errorf("create mount point: %w", err)
+	}
+	return h, nil
+}
+
+// fileHandle returns an O_PATH handle on dest inside the rootfs, creating
+// an empty file there (and its parent directories) when it is missing, so
+// that a file can be bind-mounted on it.
+func (s *setup) fileHandle(dest string) (*os.File, error) {
+	h, err := pathrs.OpenatInRoot(s.root, dest)
+	if err == nil {
+		return h, nil
+	}
+	if !errors.Is(err, os.ErrNotExist) {
+		return nil, fmt.Errorf("open mount point: %w", err)
+	}
+	// SecureJoin resolves a dangling symlink lexically inside the root, so
+	// we create the file it points to, never one outside.
+	joined, err := securejoin.SecureJoin(s.rootfs, dest)
+	if err != nil {
+		return nil, fmt.Errorf("resolve mount point: %w", err)
+	}
+	rel := strings.TrimPrefix(joined, s.rootfs)
+	parent, err := s.dirHandle(filepath.Dir(rel))
+	if err != nil {
+		return nil, err
+	}
+	defer parent.Close()
+	fd, err := unix.Openat(int(parent.Fd()), filepath.Base(rel),
+		unix.O_CREAT|unix.O_EXCL|unix.O_NOFOLLOW|unix.O_WRONLY|unix.O_CLOEXEC, 0o644)
+	if err != nil && !errors.Is(err, unix.EEXIST) {
+		return nil, fmt.Errorf("create mount point: %w", err)
+	}
+	if err == nil {
+		unix.Close(fd)
+	}
+	return s.reopen(rel)
+}
+
+// reopen resolves dest again inside the rootfs, which after a mount yields
+// the root of the new mount.
+func (s *setup) reopen(dest string) (*os.File, error) {
+	h, err := pathrs.OpenatInRoot(s.root, dest)
+	if err != nil {
+		return nil, fmt.Errorf("open mount point: %w", err)
+	}
+	return h, nil
+}
