@@ -5,8 +5,6 @@ import (
 	"fmt"
 )
 
-var errorsAs = errors.As
-
 // DecodeError is an error located in a config file: malformed JSON, a value
 // of the wrong type, or a validation failure that could be traced back to
 // the line it came from.

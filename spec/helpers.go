@@ -88,8 +88,12 @@ func parseRealtime(name string) (unix.Signal, bool) {
 	if !strings.HasPrefix(rest, op) {
 		return 0, false
 	}
+	// Digits only: Atoi alone would also take "+1" and "-1".
+	if !isDigits(rest[1:]) {
+		return 0, false
+	}
 	n, err := strconv.Atoi(rest[1:])
-	if err != nil || n < 0 || rest[1:] == "" || !isDigits(rest[1:]) {
+	if err != nil {
 		return 0, false
 	}
 	sig := base + sign*n

@@ -2,6 +2,7 @@ package spec
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"reflect"
 	"regexp"
@@ -240,13 +241,13 @@ func decodeError(data []byte, name string, err error) error {
 	var syn *json.SyntaxError
 	var typ *json.UnmarshalTypeError
 	switch {
-	case errorsAs(err, &syn):
+	case errors.As(err, &syn):
 		off := int(syn.Offset) - 1 // Offset counts the offending byte itself
 		if int(syn.Offset) >= len(data) && syn.Error() == "unexpected end of JSON input" {
 			off = len(data)
 		}
 		return &DecodeError{Name: name, Pos: lineCol(data, off).String(), Msg: syn.Error(), Err: err}
-	case errorsAs(err, &typ):
+	case errors.As(err, &typ):
 		return typeError(data, name, typ)
 	default:
 		return fmt.Errorf("%s: %w", name, err)
