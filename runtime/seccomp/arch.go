@@ -1,0 +1,93 @@
+package seccomp
+
+import (
+	"runtime"
+	"sort"
+
+	"github.com/opencontainers/runtime-spec/specs-go"
+)
+
+// AUDIT_ARCH_* values (linux/audit.h): what the kernel puts in
+// seccomp_data.arch. x32 has no value of its own: it reports
+// AUDIT_ARCH_X86_64 and sets bit 30 of the syscall number.
+const (
+	auditX86_64  = 0xc000003e
+	auditI386    = 0x40000003
+	auditAARCH64 = 0xc00000b7
+
+	x32Bit = 0x40000000
+)
+
+// abi is one syscall numbering the filter can see. Several ABIs may share
+// an audit arch (x86_64 and x32).
+type abi struct {
+	token specs.Arch
+	audit uint32
+	table []sysEntry
+	// bits32 marks ABIs whose syscall arguments are 32 bits: like
+	// libseccomp we compare only the low word there, with the rule's value
+	// truncated to 32 bits.
+	bits32 bool
+}
+
+var (
+	abiX86_64  = &abi{specs.ArchX86_64, auditX86_64, sysX86_64[:], false}
+	abiX32     = &abi{specs.ArchX32, auditX86_64, sysX32[:], false}
+	abiX86     = &abi{specs.ArchX86, auditI386, sysX86[:], true}
+	abiAARCH64 = &abi{specs.ArchAARCH64, auditAARCH64, sysAARCH64[:], false}
+)
+
+// supported are the ABIs we have syscall tables for.
+var supported = map[specs.Arch]*abi{
+	specs.ArchX86_64: abiX86_64, specs.ArchX32: abiX32,
+	specs.ArchX86: abiX86, specs.ArchAARCH64: abiAARCH64,
+}
+
+// foreign are the other tokens of the runtime-spec. They are valid in a
+// profile, but a CPU of our native families never reports them (a profile
+// written for many hosts lists them all), so they are accepted and left out.
+// The exception is 32-bit ARM on an arm64 host: without a table its
+// syscalls get the bad-arch action, which denies rather than allows.
+var foreign = map[specs.Arch]bool{
+	specs.ArchARM: true, specs.ArchMIPS: true, specs.ArchMIPS64: true, specs.ArchMIPS64N32: true,
+	specs.ArchMIPSEL: true, specs.ArchMIPSEL64: true, specs.ArchMIPSEL64N32: true,
+	specs.ArchPPC: true, specs.ArchPPC64: true, specs.ArchPPC64LE: true,
+	specs.ArchS390: true, specs.ArchS390X: true, specs.ArchPARISC: true, specs.ArchPARISC64: true,
+	specs.ArchRISCV64: true, specs.ArchLOONGARCH64: true, specs.ArchM68K: true,
+	specs.ArchSH: true, specs.ArchSHEB: true,
+}
+
+// nativeABI is the ABI of the Go port we run as. libseccomp always includes
+// the native architecture in a filter; so do we.
+func nativeABI() *abi {
+	switch runtime.GOARCH {
+	case "amd64":
+		return abiX86_64
+	case "386":
+		return abiX86
+	case "arm64":
+		return abiAARCH64
+	}
+	return nil
+}
+
+// lookup returns the number of syscall name in a, or false.
+func (a *abi) lookup(name string) (uint32, bool) {
+	t := a.table
+	i := sort.Search(len(t), func(i int) bool { return t[i].name >= name })
+	if i < len(t) && t[i].name == name {
+		return t[i].nr, true
+	}
+	return 0, false
+}
+
+// knownAnywhere reports whether any of our tables has name. A name known
+// nowhere is probably a typo (or a syscall newer than our tables).
+func knownAnywhere(name string) bool {
+	for _, a := range []*abi{abiX86_64, abiX86, abiX32, abiAARCH64} {
+		if _, ok := a.lookup(name); ok {
+			return true
+		}
+	}
+	return false
+}

@@ -1,0 +1,241 @@
+package seccomp
+
+import (
+	"sort"
+
+	"github.com/opencontainers/runtime-spec/specs-go"
+	"golang.org/x/sys/unix"
+)
+
+// Program layout:
+//
+//	ld  arch
+//	jeq AUDIT_ARCH_<native>  -> section 0      (one compare on the hot path)
+//	jeq AUDIT_ARCH_<other>   -> section 1 ...
+//	ret bad-arch action
+//	section: ld nr; [x86_64: x32 / -1 split]; binary search
+//
+// The binary search runs over intervals of syscall numbers, not single
+// numbers: the number line 0..2^32-1 is cut into maximal runs that end in
+// the same place (one action, or the argument checks of one syscall), so
+// Docker's ~370 allowed syscalls become ~100 intervals on x86_64 and any
+// syscall is decided after about 7 comparisons.
+
+// errnoENOSYS is the return of the -ENOSYS stub (see package doc).
+const errnoENOSYS = unix.SECCOMP_RET_ERRNO | uint32(unix.ENOSYS)
+
+// interval is [start, next interval's start) with one outcome: a plain
+// return value, or the rule checks of one syscall.
+type interval struct {
+	start uint32
+	ret   uint32
+	rules *sysRules
+}
+
+func (c *compiler) generate() ([]unix.SockFilter, error) {
+	a := &asm{}
+	a.ld(offArch)
+	// Sections grouped by audit arch: x86_64 and x32 share one.
+	type section struct {
+		audit uint32
+		main  *abiRules
+		x32   *abiRules
+		l     label
+	}
+	var secs []*section
+	byAudit := map[uint32]*section{}
+	for _, ar := range c.abis {
+		s := byAudit[ar.abi.audit]
+		if s == nil {
+			s = &section{audit: ar.abi.audit, l: a.label()}
+			byAudit[ar.abi.audit] = s
+			secs = append(secs, s)
+		}
+		if ar.abi == abiX32 {
+			s.x32 = ar
+		} else {
+			s.main = ar
+		}
+	}
+	for _, s := range secs {
+		a.jmp(unix.BPF_JEQ, s.audit, s.l, next)
+	}
+	a.ret(c.badArch)
+	for _, s := range secs {
+		a.bind(s.l)
+		a.ld(offNr)
+		if s.audit == auditX86_64 {
+			c.emitX86_64(a, s.main, s.x32)
+			continue
+		}
+		c.emitTree(a, s.main)
+	}
+	return a.assemble()
+}
+
+// emitX86_64 splits x86_64 syscall numbers: below 2^30 they are x86_64,
+// 0xffffffff is "no syscall" (a tracer's skip) and goes the x86_64 way too,
+// anything else with bit 30 set is x32 (arch/x86/entry/syscall_64.c).
+// Without SCMP_ARCH_X32 in the filter x32 gets the bad-arch action, as with
+// libseccomp.
+func (c *compiler) emitX86_64(a *asm, main, x32 *abiRules) {
+	tree64, other := a.label(), a.label()
+	a.jmp(unix.BPF_JGE, x32Bit, next, tree64)
+	a.jmp(unix.BPF_JEQ, 0xffffffff, tree64, other)
+	a.bind(tree64)
+	c.emitTree(a, main)
+	a.bind(other)
+	if x32 == nil {
+		a.ret(c.badArch)
+		return
+	}
+	c.emitTree(a, x32)
+}
+
+// intervals cuts the number line for one ABI into runs with one outcome.
+func (c *compiler) intervals(ar *abiRules) []interval {
+	nrs := make([]uint32, 0, len(ar.rules))
+	for nr := range ar.rules {
+		nrs = append(nrs, nr)
+	}
+	sort.Slice(nrs, func(i, j int) bool { return nrs[i] < nrs[j] })
+
+	var out []interval
+	add := func(iv interval) {
+		if n := len(out); n > 0 && out[n-1].start == iv.start {
+			out = out[:n-1] // an empty run: replaced
+		}
+		if n := len(out); n > 0 && out[n-1].rules == nil && iv.rules == nil && out[n-1].ret == iv.ret {
+			return // same outcome as the previous run: extend it
+		}
+		out = append(out, iv)
+	}
+	add(interval{start: 0, ret: c.defRet})
+	for _, nr := range nrs {
+		sr := ar.rules[nr]
+		if sr.hasUncon {
+			add(interval{start: nr, ret: sr.uncon})
+		} else {
+			add(interval{start: nr, rules: sr})
+		}
+		if nr != 0xffffffff {
+			add(interval{start: nr + 1, ret: c.defRet})
+		}
+	}
+	if c.enosys && ar.named && ar.max != 0xffffffff {
+		// All rule numbers are <= max, so this only cuts the last run.
+		add(interval{start: ar.max + 1, ret: errnoENOSYS})
+	}
+	return out
+}
+
+func (c *compiler) emitTree(a *asm, ar *abiRules) {
+	ivs := c.intervals(ar)
+	c.emitSearch(a, ar.abi, ivs)
+}
+
+// emitSearch emits a binary search over ivs; A holds the syscall number.
+// The lower half falls through, the upper half is jumped to.
+func (c *compiler) emitSearch(a *asm, ab *abi, ivs []interval) {
+	if len(ivs) == 1 {
+		c.emitOutcome(a, ab, ivs[0])
+		return
+	}
+	mid := len(ivs) / 2
+	upper := a.label()
+	a.jmp(unix.BPF_JGE, ivs[mid].start, upper, next)
+	c.emitSearch(a, ab, ivs[:mid])
+	a.bind(upper)
+	c.emitSearch(a, ab, ivs[mid:])
+}
+
+// emitOutcome emits the decision for one interval: a return, or the
+// conditional rules of one syscall tried in order, then the default.
+func (c *compiler) emitOutcome(a *asm, ab *abi, iv interval) {
+	if iv.rules == nil {
+		a.ret(iv.ret)
+		return
+	}
+	for _, r := range iv.rules.conds {
+		fail := a.label()
+		for _, cd := range r.conds {
+			emitCond(a, ab.bits32, cd, fail)
+		}
+		a.ret(r.ret)
+		a.bind(fail)
+	}
+	a.ret(c.defRet)
+}
+
+func argLo(i uint) uint32 { return offArgs + 8*uint32(i) }     // little endian:
+func argHi(i uint) uint32 { return offArgs + 8*uint32(i) + 4 } // low word first
+
+// emitCond emits one comparison of a 64-bit argument. It falls through when
+// the condition holds and jumps to fail when it does not. A 64-bit unsigned
+// comparison is done on the high words first, the low words deciding only
+// when the high words are equal.
+func emitCond(a *asm, bits32 bool, cd cond, fail label) {
+	v, two := cd.value, cd.two
+	vh, vl := uint32(v>>32), uint32(v)
+	if cd.op == specs.OpMaskedEqual {
+		two &= v // libseccomp compares against datum & mask
+	}
+	th, tl := uint32(two>>32), uint32(two)
+	pass := a.label()
+	if !bits32 {
+		emitHi(a, cd, vh, th, pass, fail)
+	}
+	a.ld(argLo(cd.index))
+	switch cd.op {
+	case specs.OpEqualTo:
+		a.jmp(unix.BPF_JEQ, vl, next, fail)
+	case specs.OpNotEqual:
+		a.jmp(unix.BPF_JEQ, vl, fail, next)
+	case specs.OpGreaterThan:
+		a.jmp(unix.BPF_JGT, vl, next, fail)
+	case specs.OpGreaterEqual:
+		a.jmp(unix.BPF_JGE, vl, next, fail)
+	case specs.OpLessThan:
+		a.jmp(unix.BPF_JGE, vl, fail, next)
+	case specs.OpLessEqual:
+		a.jmp(unix.BPF_JGT, vl, fail, next)
+	case specs.OpMaskedEqual:
+		a.and(vl)
+		a.jmp(unix.BPF_JEQ, tl, next, fail)
+	}
+	a.bind(pass)
+}
+
+// emitHi emits the high-word part: it jumps to pass (bound after the
+// low-word check) when the high words already decide "true", to fail when
+// they decide "false", and falls through to the low-word check when the
+// high words are equal.
+func emitHi(a *asm, cd cond, vh, th uint32, pass, fail label) {
+	hi := argHi(cd.index)
+	switch cd.op {
+	case specs.OpMaskedEqual:
+		if vh == 0 && th == 0 {
+			return // (x & 0) == 0 always holds
+		}
+		a.ld(hi)
+		a.and(vh)
+		a.jmp(unix.BPF_JEQ, th, next, fail)
+		return
+	case specs.OpEqualTo:
+		a.ld(hi)
+		a.jmp(unix.BPF_JEQ, vh, next, fail)
+		return
+	}
+	// NE, GT, GE, LT, LE: a high-word difference decides by itself.
+	a.ld(hi)
+	switch cd.op {
+	case specs.OpNotEqual:
+		a.jmp(unix.BPF_JEQ, vh, next, pass)
+	case specs.OpGreaterThan, specs.OpGreaterEqual:
+		a.jmp(unix.BPF_JGT, vh, pass, next)
+		a.jmp(unix.BPF_JEQ, vh, next, fail)
+	case specs.OpLessThan, specs.OpLessEqual:
+		a.jmp(unix.BPF_JGT, vh, fail, next)
+		a.jmp(unix.BPF_JEQ, vh, next, pass)
+	}
+}
