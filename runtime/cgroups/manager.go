@@ -1,0 +1,294 @@
+package cgroups
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"maps"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/opencontainers/cgroups"
+	// Registers the device controller (v1 devices.allow/deny, v2 eBPF);
+	// without it the library refuses any device rule with
+	// ErrDevicesUnsupported.
+	_ "github.com/opencontainers/cgroups/devices"
+	"github.com/opencontainers/cgroups/fscommon"
+	"github.com/opencontainers/cgroups/manager"
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"golang.org/x/sys/unix"
+)
+
+// Options select the cgroup driver.
+type Options struct {
+	// Systemd uses the systemd driver (--systemd-cgroup): the cgroup is a
+	// transient scope and cgroupsPath has the form "slice:prefix:name".
+	Systemd bool
+	// Rootless lets Apply carry on without a cgroup when it has no
+	// permission and no cgroupsPath was given (the library's semantics).
+	Rootless bool
+	// Shared tells a manager built by a later command that Apply joined an
+	// existing cgroup (Created() was false): Destroy then leaves it in
+	// place and KillAll refuses. The caller persists this fact.
+	Shared bool
+}
+
+// Manager is one container's cgroup.
+type Manager struct {
+	mgr     cgroups.Manager
+	cg      *cgroups.Cgroup
+	v2      bool
+	inner   string // the cgroup's path inside each hierarchy ("" for systemd)
+	shared  bool
+	created bool
+}
+
+// Bounds for operations that wait for the kernel.
+var (
+	destroyTimeout = 5 * time.Second
+	killTimeout    = 10 * time.Second
+	pollInterval   = 10 * time.Millisecond
+)
+
+// IsV2 reports whether the host runs the cgroup v2 unified hierarchy.
+func IsV2() bool { return cgroups.IsCgroup2UnifiedMode() }
+
+// New builds the manager for container id. It validates res and makes no
+// change on disk, so a bad config leaves nothing behind.
+func New(id, cgroupsPath string, res *specs.LinuxResources, o Options) (*Manager, error) {
+	v2 := IsV2()
+	val := validation{v2: v2}
+	if err := val.validate(res); err != nil {
+		return nil, err
+	}
+	cg, err := cgroupConfig(id, cgroupsPath, o)
+	if err != nil {
+		return nil, err
+	}
+	if cg.Resources, err = Convert(res, v2, false); err != nil {
+		return nil, err
+	}
+	mgr, err := manager.New(cg)
+	if err != nil {
+		return nil, fmt.Errorf("cgroup manager for %s: %w", id, err)
+	}
+	m := &Manager{mgr: mgr, cg: cg, v2: v2, inner: cg.Path, shared: o.Shared, created: !o.Shared}
+	// A second pass now that the paths are known: a limit for a
+	// controller this host does not have is refused here, naming the
+	// field, instead of failing half-way through Apply.
+	val.available = m.available
+	if err := val.validate(res); err != nil {
+		return nil, err
+	}
+	return m, nil
+}
+
+// available reports whether the cgroup can use a controller.
+func (m *Manager) available(controller string) bool {
+	if !m.v2 {
+		_, ok := m.mgr.GetPaths()[controller]
+		return ok
+	}
+	data, err := cgroups.ReadFile(fs2Root, "cgroup.controllers")
+	if err != nil {
+		return false
+	}
+	for c := range strings.FieldsSeq(data) {
+		if c == controller {
+			return true
+		}
+	}
+	return false
+}
+
+const fs2Root = "/sys/fs/cgroup"
+
+// Created reports whether Apply made the cgroup (or found it empty), so
+// Destroy will remove it; false means the container joined a cgroup that
+// had other processes.
+func (m *Manager) Created() bool { return m.created }
+
+// Apply creates the cgroup (with any missing parents) in every hierarchy,
+// moves pid into it and sets the resources. If the cgroup already holds
+// other processes the container joins it as shared (see Created).
+// pid -1 only creates the cgroup.
+func (m *Manager) Apply(pid int) error {
+	busy, err := m.occupied(pid)
+	if err != nil {
+		return fmt.Errorf("apply cgroup: %w", err)
+	}
+	m.shared, m.created = busy, !busy
+	if err := m.applyRetry(pid); err != nil {
+		m.rollback()
+		return fmt.Errorf("apply cgroup %s: %w", m.name(), err)
+	}
+	if err := m.mgr.Set(m.cg.Resources); err != nil {
+		m.rollback()
+		return fmt.Errorf("apply cgroup %s: %w", m.name(), m.explain(err, m.cg.Resources))
+	}
+	return nil
+}
+
+// applyRetry retries when a parent vanished under us: Destroy of another
+// container may rmdir an empty /gocker between our mkdir of it and of the
+// child (see prune).
+func (m *Manager) applyRetry(pid int) error {
+	var err error
+	for range 5 {
+		if err = m.mgr.Apply(pid); err == nil || !errors.Is(err, fs.ErrNotExist) {
+			return err
+		}
+	}
+	return err
+}
+
+func (m *Manager) rollback() {
+	if m.created {
+		_ = m.Destroy()
+	}
+}
+
+func (m *Manager) name() string {
+	if m.inner != "" {
+		return m.inner
+	}
+	return m.mgr.Path("")
+}
+
+// occupied reports whether the cgroup exists already with processes other
+// than pid in it.
+func (m *Manager) occupied(pid int) (bool, error) {
+	for _, p := range m.Paths() {
+		if p == "" || !cgroups.PathExists(p) {
+			continue
+		}
+		pids, err := cgroups.GetAllPids(p)
+		if err != nil {
+			return false, err
+		}
+		for _, q := range pids {
+			if q != pid {
+				return true, nil
+			}
+		}
+	}
+	return false, nil
+}
+
+// Set updates the resources of the running container. Fields left unset
+// keep their current value; device rules are only changed when res has
+// some.
+func (m *Manager) Set(res *specs.LinuxResources) error {
+	val := validation{v2: m.v2, update: true, available: m.available}
+	if err := val.validate(res); err != nil {
+		return err
+	}
+	r, err := Convert(res, m.v2, true)
+	if err != nil {
+		return err
+	}
+	if err := m.mgr.Set(r); err != nil {
+		return fmt.Errorf("update cgroup %s: %w", m.name(), m.explain(err, r))
+	}
+	return nil
+}
+
+// explain turns the v1 kernel's EBUSY for a memory limit below the current
+// usage (mm/memcontrol-v1.c mem_cgroup_resize_max gives up reclaiming)
+// into an error naming the field.
+func (m *Manager) explain(err error, r *cgroups.Resources) error {
+	if m.v2 {
+		return err
+	}
+	dir := m.mgr.Path("memory")
+	for _, c := range []struct {
+		field, file string
+		limit       int64
+	}{
+		{"limit", "memory.usage_in_bytes", r.Memory},
+		{"swap", "memory.memsw.usage_in_bytes", r.MemorySwap},
+	} {
+		if c.limit <= 0 {
+			continue
+		}
+		usage, uerr := fscommon.GetCgroupParamUint(dir, c.file)
+		if uerr == nil && usage > uint64(c.limit) {
+			return fieldErr(resField+".memory."+c.field,
+				"%d is below the container's current usage of %d bytes", c.limit, usage)
+		}
+	}
+	return err
+}
+
+// Exists reports whether the cgroup directory exists in any hierarchy.
+func (m *Manager) Exists() bool {
+	for _, p := range m.Paths() {
+		if p != "" && cgroups.PathExists(p) {
+			return true
+		}
+	}
+	return false
+}
+
+// Paths maps each v1 controller to the cgroup's absolute directory; on v2
+// the single key "" holds the unified directory.
+func (m *Manager) Paths() map[string]string {
+	return maps.Clone(m.mgr.GetPaths())
+}
+
+// Destroy removes the cgroup in every hierarchy, child cgroups first. It
+// retries while the kernel says EBUSY (tasks still exiting), is a no-op
+// when the cgroup is already gone, and leaves a shared cgroup alone.
+func (m *Manager) Destroy() error {
+	if m.shared {
+		return nil
+	}
+	paths := m.Paths()
+	all := maps.Clone(paths)
+	if m.cg.Systemd {
+		// Stops the transient unit; systemd removes its cgroup.
+		if err := m.mgr.Destroy(); err != nil {
+			return fmt.Errorf("destroy cgroup %s: %w", m.name(), err)
+		}
+	}
+	deadline := time.Now().Add(destroyTimeout)
+	for {
+		// RemovePaths drops each path it removed from the map, so a
+		// retry only retries the rest.
+		err := cgroups.RemovePaths(paths)
+		if err == nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("destroy cgroup %s: %w", m.name(), err)
+		}
+		time.Sleep(pollInterval)
+	}
+	m.prune(all)
+	return nil
+}
+
+// prune removes the now-empty parents between the cgroup and Parent
+// (inclusive), so a host without containers has no /gocker left. rmdir of a
+// cgroup that still has children fails (EBUSY), which makes this safe
+// against other containers; a concurrent Apply retries (see applyRetry).
+// Parents of a cgroupsPath outside Parent belong to whoever chose it.
+func (m *Manager) prune(paths map[string]string) {
+	if !strings.HasPrefix(m.inner, Parent+"/") {
+		return
+	}
+	for _, p := range paths {
+		root, ok := strings.CutSuffix(p, m.inner)
+		if !ok {
+			continue
+		}
+		stop := filepath.Join(root, Parent)
+		for dir := filepath.Dir(p); len(dir) >= len(stop); dir = filepath.Dir(dir) {
+			if err := unix.Rmdir(dir); err != nil && !errors.Is(err, os.ErrNotExist) {
+				break
+			}
+		}
+	}
+}
