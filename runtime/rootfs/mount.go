@@ -55,6 +55,9 @@ func (s *setup) doMount(m specs.Mount) error {
 // fsMount mounts a filesystem of type m.Type (proc, sysfs, tmpfs, devpts,
 // mqueue, overlay, anything else the kernel knows) on a directory.
 func (s *setup) fsMount(m specs.Mount, o *mountOpts) error {
+	if err := s.checkProcDest(nil, m, o); err != nil {
+		return err
+	}
 	if m.Type == "proc" || m.Type == "sysfs" {
 		if err := s.checkOrdinaryDir(m.Destination, m.Type); err != nil {
 			return err
@@ -88,6 +91,9 @@ func (s *setup) fsMount(m specs.Mount, o *mountOpts) error {
 func (s *setup) bindMount(m specs.Mount, o *mountOpts) error {
 	fi, err := os.Stat(m.Source)
 	if err != nil {
+		return err
+	}
+	if err := s.checkProcDest(nil, m, o); err != nil {
 		return err
 	}
 	var h *os.File
@@ -227,9 +233,17 @@ var validProcMounts = map[string]bool{
 }
 
 // checkProcDest rejects mounts that resolve below /proc, unless the source
-// is itself procfs or the entry is on the allowed list.
+// is itself procfs or the entry is on the allowed list. It runs before the
+// destination is created (on the lexically resolved path) and again on the
+// handle that will be mounted on.
 func (s *setup) checkProcDest(h *os.File, m specs.Mount, o *mountOpts) error {
-	dest, err := s.containerPath(h)
+	var dest string
+	var err error
+	if h == nil {
+		dest, err = s.inRoot(m.Destination)
+	} else {
+		dest, err = s.containerPath(h)
+	}
 	if err != nil {
 		return err
 	}
@@ -262,14 +276,31 @@ func (s *setup) containerPath(h *os.File) (string, error) {
 	return filepath.Clean("/" + strings.TrimPrefix(p, s.rootfs)), nil
 }
 
-// dirHandle returns an O_PATH handle on dest inside the rootfs, creating
-// missing directories (mode 0755) on the way.
+// dirHandle returns a handle on dest inside the rootfs, creating missing
+// directories (mode 0755) on the way. SecureJoin first resolves dangling
+// symlinks lexically inside the root (MkdirAllHandle refuses to create
+// through them); MkdirAllHandle then walks and creates without ever leaving
+// the root, even if the tree changes meanwhile.
 func (s *setup) dirHandle(dest string) (*os.File, error) {
-	h, err := pathrs.MkdirAllHandle(s.root, dest, 0o755)
+	rel, err := s.inRoot(dest)
+	if err != nil {
+		return nil, err
+	}
+	h, err := pathrs.MkdirAllHandle(s.root, rel, 0o755)
 	if err != nil {
 		return nil, fmt.Errorf("create mount point: %w", err)
 	}
 	return h, nil
+}
+
+// inRoot resolves dest inside the rootfs and returns it as an absolute
+// container path free of symlinks.
+func (s *setup) inRoot(dest string) (string, error) {
+	joined, err := securejoin.SecureJoin(s.rootfs, dest)
+	if err != nil {
+		return "", fmt.Errorf("resolve %s: %w", dest, err)
+	}
+	return filepath.Clean("/" + strings.TrimPrefix(joined, s.rootfs)), nil
 }
 
 // fileHandle returns an O_PATH handle on dest inside the rootfs, creating
@@ -283,13 +314,12 @@ func (s *setup) fileHandle(dest string) (*os.File, error) {
 	if !errors.Is(err, os.ErrNotExist) {
 		return nil, fmt.Errorf("open mount point: %w", err)
 	}
-	// SecureJoin resolves a dangling symlink lexically inside the root, so
-	// we create the file it points to, never one outside.
-	joined, err := securejoin.SecureJoin(s.rootfs, dest)
+	// A dangling symlink is resolved inside the root, so we create the
+	// file it points to, never one outside.
+	rel, err := s.inRoot(dest)
 	if err != nil {
-		return nil, fmt.Errorf("resolve mount point: %w", err)
+		return nil, err
 	}
-	rel := strings.TrimPrefix(joined, s.rootfs)
 	parent, err := s.dirHandle(filepath.Dir(rel))
 	if err != nil {
 		return nil, err
