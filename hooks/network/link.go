@@ -126,13 +126,20 @@ func ensureBridge(n *Network) error {
 func createBridge(n *Network) (netlink.Link, error) {
 	// NewLinkAttrs, not a zero LinkAttrs: a zero TxQLen would be sent as 0.
 	attrs := netlink.NewLinkAttrs()
-	attrs.Name, attrs.MTU, attrs.Alias = n.Bridge, n.MTU, bridgeAlias
+	attrs.Name, attrs.MTU = n.Bridge, n.MTU
 	if err := netlink.LinkAdd(&netlink.Bridge{LinkAttrs: attrs}); err != nil {
 		return nil, fmt.Errorf("bridge %s: create: %w", n.Bridge, err)
 	}
 	link, err := netlink.LinkByName(n.Bridge)
 	if err != nil {
 		return nil, fmt.Errorf("bridge %s: %w", n.Bridge, err)
+	}
+	// RTM_NEWLINK ignores IFLA_IFALIAS, so the alias is a second step; the
+	// caller's lease already names this bridge, so a crash in between is
+	// still cleaned up by teardown of that lease.
+	if err := netlink.LinkSetAlias(link, bridgeAlias); err != nil {
+		netlink.LinkDel(link)
+		return nil, fmt.Errorf("bridge %s: alias: %w", n.Bridge, err)
 	}
 	return link, nil
 }
@@ -162,8 +169,16 @@ func ipNet(p netip.Prefix) *net.IPNet {
 	return &net.IPNet{IP: p.Addr().AsSlice(), Mask: net.CIDRMask(p.Bits(), p.Addr().BitLen())}
 }
 
-// deleteBridge removes the bridge if we created it (it carries our alias).
-func deleteBridge(name string) error {
+// bridgeIsOurs: the bridge does not exist yet (we are about to create it)
+// or it carries our alias. A bridge the user made stays the user's.
+func bridgeIsOurs(name string) bool {
+	link, err := netlink.LinkByName(name)
+	return linkNotFound(err) || (err == nil && link.Attrs().Alias == bridgeAlias)
+}
+
+// deleteBridge removes the bridge if we created it: owned says so (from
+// the network record), or it carries our alias.
+func deleteBridge(name string, owned bool) error {
 	link, err := netlink.LinkByName(name)
 	if linkNotFound(err) {
 		return nil
@@ -171,7 +186,7 @@ func deleteBridge(name string) error {
 	if err != nil {
 		return fmt.Errorf("bridge %s: %w", name, err)
 	}
-	if link.Attrs().Alias != bridgeAlias {
+	if !owned && link.Attrs().Alias != bridgeAlias {
 		return nil
 	}
 	if err := netlink.LinkDel(link); err != nil && !linkNotFound(err) {
@@ -214,9 +229,6 @@ func createVeth(n *Network, l *Lease, ns netns.NsHandle) error {
 	}
 	attrs := netlink.NewLinkAttrs()
 	attrs.Name, attrs.MTU, attrs.MasterIndex = l.HostVeth, n.MTU, br.Attrs().Index
-	// The alias goes in the same RTM_NEWLINK, so no veth of ours ever
-	// exists unmarked.
-	attrs.Alias = vethAlias(n.Bridge, l.ID)
 	veth := &netlink.Veth{
 		LinkAttrs:     attrs,
 		PeerName:      containerIface,
@@ -231,6 +243,10 @@ func createVeth(n *Network, l *Lease, ns netns.NsHandle) error {
 	host, err := netlink.LinkByName(l.HostVeth)
 	if err != nil {
 		return fmt.Errorf("veth %s: %w", l.HostVeth, err)
+	}
+	// The alias lets prune recognise the veth even without its lease.
+	if err := netlink.LinkSetAlias(host, vethAlias(n.Bridge, l.ID)); err != nil {
+		return fmt.Errorf("veth %s: alias: %w", l.HostVeth, err)
 	}
 	if err := netlink.LinkSetUp(host); err != nil {
 		return fmt.Errorf("veth %s: up: %w", l.HostVeth, err)

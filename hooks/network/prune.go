@@ -129,7 +129,7 @@ func pruneBridges(known map[string]*Network, rep *PruneReport) error {
 			continue
 		}
 		rep.Bridges = append(rep.Bridges, name)
-		errs = append(errs, deleteBridge(name))
+		errs = append(errs, deleteBridge(name, false))
 	}
 	return errors.Join(errs...)
 }

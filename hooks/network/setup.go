@@ -81,6 +81,9 @@ func (s *Store) claim(st specs.State, cfg Config, start uint64) (*Network, *Leas
 	if err != nil {
 		return nil, nil, err
 	}
+	if !n.OwnsBridge {
+		n.OwnsBridge = bridgeIsOurs(n.Bridge)
+	}
 	l := &Lease{ID: st.ID, IP: ip, HostVeth: vethName(n.Bridge, st.ID), Pid: st.Pid,
 		StartTime: start, Ports: cfg.Ports, Created: time.Now().UTC()}
 	n.Leases[st.ID] = l
@@ -164,7 +167,7 @@ func (s *Store) release(n *Network, l *Lease) error {
 	}
 	delete(n.Leases, l.ID)
 	if len(n.Leases) == 0 {
-		errs = append(errs, deleteTable(n.Bridge), deleteBridge(n.Bridge))
+		errs = append(errs, deleteTable(n.Bridge), deleteBridge(n.Bridge, n.OwnsBridge))
 	}
 	errs = append(errs, s.Save(n))
 	if err := errors.Join(errs...); err != nil {
@@ -208,7 +211,7 @@ func Teardown(st specs.State, cfg Config, stateDir string) error {
 	errs := []error{deleteLink(vethName(cfg.Bridge, st.ID)), deleteContainerRules(cfg.Bridge, st.ID),
 		removeFiles(s, cfg.Bridge, st.ID)}
 	if networkOf(nets, cfg.Bridge) == nil && !bridgeInUse(cfg.Bridge) {
-		errs = append(errs, deleteTable(cfg.Bridge), deleteBridge(cfg.Bridge))
+		errs = append(errs, deleteTable(cfg.Bridge), deleteBridge(cfg.Bridge, false))
 	}
 	return errors.Join(errs...)
 }

@@ -28,11 +28,15 @@ type Lease struct {
 // Network is one bridge with its subnet and leases; it exists exactly as
 // long as it has leases (see README.md, "Lifetime").
 type Network struct {
-	Bridge  string            `json:"bridge"`
-	Subnet  netip.Prefix      `json:"subnet"`
-	Gateway netip.Addr        `json:"gateway"`
-	MTU     int               `json:"mtu"`
-	Leases  map[string]*Lease `json:"leases"`
+	Bridge  string       `json:"bridge"`
+	Subnet  netip.Prefix `json:"subnet"`
+	Gateway netip.Addr   `json:"gateway"`
+	MTU     int          `json:"mtu"`
+	// OwnsBridge is recorded before the bridge is created, so a hook killed
+	// between creating it and marking it with our alias still lets teardown
+	// know the bridge is ours to delete.
+	OwnsBridge bool              `json:"ownsBridge"`
+	Leases     map[string]*Lease `json:"leases"`
 }
 
 // Store is the lease store under one state directory. A Store value holds
@@ -124,12 +128,35 @@ func (s *Store) Networks() ([]*Network, error) {
 		if err != nil {
 			return nil, err
 		}
+		if err := s.sweep(e.Name(), n == nil); err != nil {
+			return nil, err
+		}
 		if n != nil {
 			out = append(out, n)
 		}
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Bridge < out[j].Bridge })
 	return out, nil
+}
+
+// sweep removes what a writer killed mid-Save leaves: temp files, or a
+// whole network directory that never got its leases.json. Safe because we
+// hold the store lock, so no Save is in progress.
+func (s *Store) sweep(bridge string, noRecord bool) error {
+	dir := filepath.Join(s.dir, bridge)
+	if noRecord {
+		if err := os.RemoveAll(dir); err != nil {
+			return fmt.Errorf("network %s: removing partial state: %w", bridge, err)
+		}
+		return nil
+	}
+	tmps, _ := filepath.Glob(filepath.Join(dir, ".tmp-*"))
+	for _, p := range tmps {
+		if err := os.Remove(p); err != nil {
+			return fmt.Errorf("network %s: removing %s: %w", bridge, p, err)
+		}
+	}
+	return nil
 }
 
 // Save writes n through a temp file and rename, so a crash leaves either the
