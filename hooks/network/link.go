@@ -43,9 +43,12 @@ func parseVethAlias(alias string) (bridge, id string, ok bool) {
 	return strings.Cut(rest, ":")
 }
 
+// linkNotFound also accepts ENODEV: when a container's netns dies the
+// kernel removes the veth pair asynchronously, so a link found a moment ago
+// may be gone by the time we delete it.
 func linkNotFound(err error) bool {
 	var nf netlink.LinkNotFoundError
-	return errors.As(err, &nf)
+	return errors.As(err, &nf) || errors.Is(err, unix.ENODEV)
 }
 
 // checkSubnetFree rejects a subnet that overlaps any host route (all
