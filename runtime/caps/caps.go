@@ -107,10 +107,8 @@ func unknownError(set, name string) error {
 // Prepare validates c and resolves it against the running kernel. Do it
 // early, before any privilege change, so errors reach the user cleanly.
 //
-// It also checks the kernel's rule for ambient capabilities
-// (capabilities(7): "a capability can be raised in the ambient set only if it
-// is both permitted and inheritable") and reports a violation as an error,
-// like crun, rather than warning later as runc does.
+// Ambient capabilities that are not both permitted and inheritable are
+// dropped with a warning (see checkAmbient).
 func Prepare(c *specs.LinuxCapabilities) (*Set, error) {
 	if c == nil {
 		return nil, nil
@@ -143,22 +141,32 @@ func Prepare(c *specs.LinuxCapabilities) (*Set, error) {
 		logrus.Warnf("ignoring capabilities unknown to the running kernel (last_cap %d): %s",
 			last, strings.Join(s.Warnings, ", "))
 	}
-	if err := s.checkAmbient(); err != nil {
-		return nil, err
-	}
+	s.checkAmbient()
 	return s, nil
 }
 
-func (s *Set) checkAmbient() error {
+// checkAmbient drops, with a warning, ambient capabilities the kernel would
+// refuse to raise. `runc spec` itself writes ambient caps that are not
+// inheritable, so refusing them would reject the most common config; runc
+// does not raise them either. Logged at debug level: the default config
+// has them, so a warning would be noise on every container.
+func (s *Set) checkAmbient() {
 	perm, inh := mask(s.Permitted), mask(s.Inheritable)
+	kept := s.Ambient[:0]
+	var dropped []string
 	for _, a := range s.Ambient {
 		bit := uint64(1) << uint(a)
 		if perm&bit == 0 || inh&bit == 0 {
-			return fmt.Errorf("process.capabilities.ambient: %s must also be in permitted and inheritable "+
-				"(the kernel refuses to raise it otherwise)", name(a))
+			dropped = append(dropped, name(a))
+			continue
 		}
+		kept = append(kept, a)
 	}
-	return nil
+	s.Ambient = kept
+	if len(dropped) > 0 {
+		logrus.Debugf("process.capabilities.ambient: not raising %s: an ambient capability must also be permitted and inheritable (capabilities(7))",
+			strings.Join(dropped, ", "))
+	}
 }
 
 func mask(list []capability.Cap) uint64 {
