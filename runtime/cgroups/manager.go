@@ -18,6 +18,7 @@ import (
 	"github.com/opencontainers/cgroups/fscommon"
 	"github.com/opencontainers/cgroups/manager"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"github.com/sirupsen/logrus"
 	"golang.org/x/sys/unix"
 )
 
@@ -43,6 +44,9 @@ type Manager struct {
 	inner   string // the cgroup's path inside each hierarchy ("" for systemd)
 	shared  bool
 	created bool
+	// rootlessOptional: no permission to create the cgroup is not an
+	// error (rootless, no cgroupsPath, no limits).
+	rootlessOptional bool
 }
 
 // Bounds for operations that wait for the kernel.
@@ -74,7 +78,8 @@ func New(id, cgroupsPath string, res *specs.LinuxResources, o Options) (*Manager
 	if err != nil {
 		return nil, fmt.Errorf("cgroup manager for %s: %w", id, err)
 	}
-	m := &Manager{mgr: mgr, cg: cg, v2: v2, inner: cg.Path, shared: o.Shared, created: !o.Shared}
+	m := &Manager{mgr: mgr, cg: cg, v2: v2, inner: cg.Path, shared: o.Shared, created: !o.Shared,
+		rootlessOptional: o.Rootless && cgroupsPath == "" && !hasLimits(res)}
 	// A second pass now that the paths are known: a limit for a
 	// controller this host does not have is refused here, naming the
 	// field, instead of failing half-way through Apply.
@@ -105,6 +110,16 @@ func (m *Manager) available(controller string) bool {
 
 const fs2Root = "/sys/fs/cgroup"
 
+// hasLimits reports whether res asks for anything beyond the default
+// device rules (which a rootless container cannot set anyway).
+func hasLimits(res *specs.LinuxResources) bool {
+	if res == nil {
+		return false
+	}
+	return res.Memory != nil || res.CPU != nil || res.Pids != nil || res.BlockIO != nil ||
+		len(res.HugepageLimits) > 0 || res.Network != nil || len(res.Rdma) > 0 || len(res.Unified) > 0
+}
+
 // Created reports whether Apply made the cgroup (or found it empty), so
 // Destroy will remove it; false means the container joined a cgroup that
 // had other processes.
@@ -122,6 +137,14 @@ func (m *Manager) Apply(pid int) error {
 	m.shared, m.created = busy, !busy
 	if err := m.applyRetry(pid); err != nil {
 		m.rollback()
+		if m.rootlessOptional && errors.Is(err, os.ErrPermission) {
+			// runc's rule: a rootless container that asked for no
+			// cgroup and no limits runs without one.
+			logrus.Warnf("rootless: running without a cgroup: %v", err)
+			m.created = false
+			m.shared = true // nothing of ours to kill or remove
+			return nil
+		}
 		return fmt.Errorf("apply cgroup %s: %w", m.name(), err)
 	}
 	if err := m.mgr.Set(m.cg.Resources); err != nil {
