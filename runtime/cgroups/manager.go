@@ -255,8 +255,10 @@ func (m *Manager) Exists() bool {
 	return false
 }
 
-// Paths maps each v1 controller to the cgroup's absolute directory; on v2
-// the single key "" holds the unified directory.
+// Paths maps each v1 hierarchy (controller name, or "name=systemd") to the
+// cgroup's absolute directory; on v2 the single key "" holds the unified
+// directory. On a v1 host in hybrid mode "" is the cgroup2 directory under
+// /sys/fs/cgroup/unified, which the library joins too.
 func (m *Manager) Paths() map[string]string {
 	return maps.Clone(m.mgr.GetPaths())
 }
