@@ -139,6 +139,11 @@ func spawn(a *spawnArgs) (*exec.Cmd, error) {
 		attr.UidMappings = idMaps(a.spec.Linux.UIDMappings)
 		attr.GidMappings = idMaps(a.spec.Linux.GIDMappings)
 		attr.GidMappingsEnableSetgroups = true
+		// Our kuid 0 is unmapped in the new namespace (it shows as the
+		// overflow uid), and execve as a non-root uid drops every
+		// capability. Become the namespace's root first; os/exec does this
+		// after the maps are written.
+		attr.Credential = &syscall.Credential{Uid: 0, Gid: 0, NoSetGroups: true}
 	}
 	cmd.SysProcAttr = attr
 	if len(a.plan.setns) == 0 {

@@ -63,6 +63,13 @@ __attribute__((constructor)) static void gocker_nsenter(void)
 			if (setns(fd, flag) < 0)
 				nsenter_fail("setns", path, errno);
 			close(fd);
+			// Our host root uid may be unmapped in the joined namespace;
+			// become its root so file ownership and execve keep working
+			// (user_namespaces(7)). A namespace without 0 mapped keeps ours.
+			if (flag == CLONE_NEWUSER) {
+				if (setresgid(0, 0, 0) == 0)
+					setresuid(0, 0, 0);
+			}
 		}
 		free(list);
 		unsetenv("_GOCKER_NSENTER");
