@@ -142,20 +142,20 @@ func (c *Container) cgroup() *cgroups.Manager {
 	if c.Spec == nil {
 		return nil
 	}
-	m, err := newCgroup(c.ID, c.Spec, false)
+	m, err := newCgroup(c.ID, c.Spec, cgroups.Options{Shared: c.State.CgroupShared})
 	if err != nil {
 		return nil
 	}
 	return m
 }
 
-func newCgroup(id string, s *specs.Spec, systemd bool) (*cgroups.Manager, error) {
+func newCgroup(id string, s *specs.Spec, o cgroups.Options) (*cgroups.Manager, error) {
 	var path string
 	var res *specs.LinuxResources
 	if s.Linux != nil {
 		path, res = s.Linux.CgroupsPath, s.Linux.Resources
 	}
-	return cgroups.New(id, path, res, cgroups.Options{Systemd: systemd})
+	return cgroups.New(id, path, res, o)
 }
 
 // StateJSON is what `state` prints: the OCI state plus runc's extra fields.

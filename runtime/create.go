@@ -84,7 +84,7 @@ func Create(o Options, co CreateOpts) (*Container, *Init, error) {
 	if err := preflight(s); err != nil {
 		return nil, nil, err
 	}
-	cg, err := newCgroup(co.ID, s, o.SystemdCgroup)
+	cg, err := newCgroup(co.ID, s, cgroups.Options{Systemd: o.SystemdCgroup})
 	if err != nil {
 		return nil, nil, err
 	}
