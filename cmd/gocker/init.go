@@ -1,7 +1,6 @@
 package main
 
 import (
-	"fmt"
 	"os"
 
 	"github.com/gocker/gocker/runtime/initproc"
@@ -12,11 +11,6 @@ import (
 // gocker itself. It bypasses the CLI app, which it does not need, to keep
 // container start fast.
 func runInit() {
-	err := initproc.Main()
-	if err != nil {
-		// The parent has the error over the sync socket; this is for the
-		// case where it could not be sent.
-		fmt.Fprintf(os.Stderr, "gocker init: %v\n", err)
-	}
+	initproc.Main() // returns only on failure, already reported
 	os.Exit(1)
 }

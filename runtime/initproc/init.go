@@ -30,8 +30,8 @@ func init() {
 	}
 }
 
-// Main is the whole init. It returns only on failure; the error has already
-// been sent to the parent when that was possible.
+// Main is the whole init. It returns only on failure, after reporting the
+// error to the parent, or to stderr when the parent is gone.
 func Main() error {
 	conn, fifoFd, err := fds()
 	if err != nil {
@@ -40,7 +40,10 @@ func Main() error {
 	err = run(conn, fifoFd)
 	if err != nil && err != io.EOF {
 		// The parent shows this to the user as the reason create failed.
-		conn.Send(&proto.Msg{Type: proto.TypeError, Msg: err.Error()}, -1)
+		// After start the parent is gone: stderr is all that is left.
+		if conn.Send(&proto.Msg{Type: proto.TypeError, Msg: err.Error()}, -1) != nil {
+			fmt.Fprintf(os.Stderr, "gocker init: %v\n", err)
+		}
 	}
 	return err
 }
