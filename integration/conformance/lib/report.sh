@@ -2,8 +2,11 @@
 #
 # known-failures file format, one test per line, "#" starts a comment:
 #   TEST   CAUSE
-# A CAUSE starting "[flaky]" means the test may pass or fail; its pass is
-# then not reported as unexpected.
+# A CAUSE starting "[flaky]" (a race) or "[host-dependent]" (passes when
+# the harness sets the host up, e.g. hugetlb for crun) means the test may
+# pass or fail; its pass is then not reported as unexpected.
+# Only gocker's file decides the exit status; the anchors' files
+# (known-failures-runc.txt, ...) document what this host blocks.
 
 known_file() {
   if [ "$1" = gocker ]; then echo "$HERE/known-failures.txt"; else echo "$HERE/known-failures-$1.txt"; fi
@@ -23,7 +26,7 @@ cell() {
   cause=$(known_cause "$kf" "$2")
   if [ -z "$cause" ]; then echo "$v"
   elif [ "$v" = FAIL ]; then echo "FAIL(known)"
-  elif [[ "$cause" == "[flaky]"* ]]; then echo "PASS(flaky)"
+  elif [[ "$cause" == "[flaky]"* || "$cause" == "[host-dependent]"* ]]; then echo "PASS(may-fail)"
   else echo "PASS(unexpected)"; fi
 }
 
@@ -63,11 +66,9 @@ report() {
       esac
     done
     [ ${#uxpass[@]} -gt 0 ] && echo "  unexpected pass (listed in $(basename "$kf") but passed): ${uxpass[*]}"
-    if [ -f "$kf" ] || [ "$n" = gocker ]; then
-      if [ ${#unexpected[@]} -gt 0 ]; then
-        echo "  NOT in $(basename "$kf"): ${unexpected[*]}"
-        status=1
-      fi
+    if [ ${#unexpected[@]} -gt 0 ]; then
+      echo "  NOT in $(basename "$kf"): ${unexpected[*]}"
+      [ "$n" = gocker ] && status=1
     fi
   done
 
