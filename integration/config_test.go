@@ -124,9 +124,9 @@ func TestRlimits(t *testing.T) {
 }
 
 func TestNoNewPrivileges(t *testing.T) {
-	e := newEnv(t)
 	for _, nnp := range []bool{true, false} {
 		t.Run(fmt.Sprint(nnp), func(t *testing.T) {
+			e := newEnv(t)
 			got := e.runLines("grep NoNewPrivs /proc/self/status", func(s *specs.Spec) { s.Process.NoNewPrivileges = nnp })
 			want := "NoNewPrivs: 0"
 			if nnp {

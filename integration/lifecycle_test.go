@@ -79,8 +79,8 @@ func checkStateFields(t *testing.T, st ociState, id, bundle string, before, afte
 // TestRunExitCodes checks that foreground run returns the container's exit
 // status, and 128+signal when it is killed (the shell convention runc uses).
 func TestRunExitCodes(t *testing.T) {
-	e := newEnv(t)
 	t.Run("exit3", func(t *testing.T) {
+		e := newEnv(t)
 		id := e.id("exit3")
 		r := e.rt("run", "--bundle", e.bundle(id, sh("exit 3")), id)
 		if r.code != 3 {
@@ -89,6 +89,7 @@ func TestRunExitCodes(t *testing.T) {
 		e.wantGone(id)
 	})
 	t.Run("selfkill", func(t *testing.T) {
+		e := newEnv(t)
 		// Without a pid namespace: as pid 1 of its own namespace the shell
 		// would be immune to its own SIGKILL (pid_namespaces(7)).
 		id := e.id("kill9")
@@ -98,6 +99,7 @@ func TestRunExitCodes(t *testing.T) {
 		}
 	})
 	t.Run("killedFromOutside", func(t *testing.T) {
+		e := newEnv(t)
 		id := e.id("killout")
 		run := e.rtStart(opts{}, "run", "--bundle", e.bundle(id, nil), id)
 		e.waitStatus(id, "running", 10*time.Second)
@@ -107,6 +109,7 @@ func TestRunExitCodes(t *testing.T) {
 		}
 	})
 	t.Run("detach", func(t *testing.T) {
+		e := newEnv(t)
 		id := e.id("detach")
 		r := e.ok(e.rt("run", "-d", "--bundle", e.bundle(id, nil), id))
 		if r.elapsed > 20*time.Second {
@@ -119,6 +122,7 @@ func TestRunExitCodes(t *testing.T) {
 		e.ok(e.rt("delete", "--force", id))
 	})
 	t.Run("pipes", func(t *testing.T) {
+		e := newEnv(t)
 		id := e.id("pipes")
 		var out bytes.Buffer
 		r := e.rtOpts(opts{stdin: strings.NewReader("hello through stdin\n"), stdout: &out},
@@ -137,9 +141,9 @@ func TestRunExitCodes(t *testing.T) {
 
 // TestKill checks signal spellings, the default signal, and errors.
 func TestKill(t *testing.T) {
-	e := newEnv(t)
 	for _, sig := range []string{"9", "KILL", "SIGKILL"} {
 		t.Run("signal"+sig, func(t *testing.T) {
+			e := newEnv(t)
 			id := e.id("kill" + strings.ToLower(sig))
 			st, _ := e.createStarted(id, nil)
 			e.ok(e.rt("kill", id, sig))
@@ -151,6 +155,7 @@ func TestKill(t *testing.T) {
 		})
 	}
 	t.Run("defaultTERM", func(t *testing.T) {
+		e := newEnv(t)
 		// As pid 1 the shell only gets signals it handles, so the trap both
 		// proves the signal is TERM and lets the container exit.
 		id := e.id("term")
@@ -165,6 +170,7 @@ func TestKill(t *testing.T) {
 		}
 	})
 	t.Run("stopped", func(t *testing.T) {
+		e := newEnv(t)
 		id := e.id("killstopped")
 		e.createStarted(id, sh("exit 0"))
 		e.waitStatus(id, "stopped", 10*time.Second)
@@ -173,6 +179,7 @@ func TestKill(t *testing.T) {
 		e.ok(e.rt("delete", id))
 	})
 	t.Run("unknown", func(t *testing.T) {
+		e := newEnv(t)
 		r := e.fails(e.rt("kill", "gocker-test-nosuch-"+randHex(4), "KILL"))
 		e.wantErrText(r, "does not exist")
 	})
@@ -190,8 +197,8 @@ func (e *env) outFileOf(r *running) string {
 // TestDelete covers delete of running (refused without --force), forced
 // delete, delete of created (runc kills the waiting init), and start twice.
 func TestDelete(t *testing.T) {
-	e := newEnv(t)
 	t.Run("runningNeedsForce", func(t *testing.T) {
+		e := newEnv(t)
 		id := e.id("delrun")
 		st, _ := e.createStarted(id, nil)
 		e.fails(e.rt("delete", id))
@@ -205,6 +212,7 @@ func TestDelete(t *testing.T) {
 		}
 	})
 	t.Run("created", func(t *testing.T) {
+		e := newEnv(t)
 		id := e.id("delcreated")
 		e.create(id, e.bundle(id, nil))
 		st := e.wantStatus(id, "created")
@@ -215,6 +223,7 @@ func TestDelete(t *testing.T) {
 		}
 	})
 	t.Run("startTwice", func(t *testing.T) {
+		e := newEnv(t)
 		id := e.id("start2")
 		st, _ := e.createStarted(id, nil)
 		e.fails(e.rt("start", id))
@@ -223,6 +232,7 @@ func TestDelete(t *testing.T) {
 		}
 	})
 	t.Run("startStopped", func(t *testing.T) {
+		e := newEnv(t)
 		id := e.id("startstop")
 		e.createStarted(id, sh("exit 0"))
 		e.waitStatus(id, "stopped", 10*time.Second)

@@ -40,9 +40,9 @@ func hasOpt(opts, opt string) bool {
 }
 
 func TestRootReadonly(t *testing.T) {
-	e := newEnv(t)
 	script := `touch /gocker-ro-probe 2>/dev/null && echo writable || echo readonly; cat /proc/self/mountinfo`
 	t.Run("readonly", func(t *testing.T) {
+		e := newEnv(t)
 		out := e.runScript(script, nil)
 		if !strings.HasPrefix(out, "readonly\n") {
 			t.Errorf("root.readonly=true: touch / did not fail: %q", out)
@@ -52,6 +52,7 @@ func TestRootReadonly(t *testing.T) {
 		}
 	})
 	t.Run("readwrite", func(t *testing.T) {
+		e := newEnv(t)
 		// Only the mount flag is checked: writing would change the shared rootfs.
 		out := e.runScript("cat /proc/self/mountinfo", func(s *specs.Spec) { s.Root.Readonly = false })
 		if o, ok := mountOpts(out, "/"); !ok || !hasOpt(strings.Fields(o)[0], "rw") {

@@ -39,9 +39,9 @@ func hostNS(t *testing.T, name string) string {
 // (runtime-spec config-linux.md "Namespaces"); each one not listed is the
 // runtime's own.
 func TestNamespacesNew(t *testing.T) {
-	e := newEnv(t)
 	all := []string{"pid", "net", "ipc", "uts", "mnt", "cgroup"}
 	t.Run("all", func(t *testing.T) {
+		e := newEnv(t)
 		got := nsLinks(e.runLines(nsScript(all), func(s *specs.Spec) {
 			s.Linux.Namespaces = append(s.Linux.Namespaces, specs.LinuxNamespace{Type: specs.CgroupNamespace})
 		}))
@@ -52,6 +52,7 @@ func TestNamespacesNew(t *testing.T) {
 		}
 	})
 	t.Run("shared", func(t *testing.T) {
+		e := newEnv(t)
 		got := nsLinks(e.runLines(nsScript(all), func(s *specs.Spec) {
 			dropNS(specs.UTSNamespace, specs.IPCNamespace, specs.NetworkNamespace)(s)
 			s.Hostname = "" // sethostname needs a private UTS namespace

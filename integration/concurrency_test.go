@@ -1,0 +1,82 @@
+package integration
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+)
+
+// TestConcurrentCreateSameID: IDs are unique per host (runtime-spec
+// runtime.md "State"), so of two racing creates with one ID exactly one
+// wins; the winner then works and exactly one container exists.
+//
+// gocker-only: runc 1.1 checks for the state dir and then creates it without
+// a lock. Racing creates then both fail, or both fork an init (one clobbers
+// the other's exec.fifo, so a "created" container reports "running"), and
+// delete --force kills only one of the inits: the other stays in the cgroup.
+func TestConcurrentCreateSameID(t *testing.T) {
+	gockerOnly(t, "unlocked create: racing creates leak an init")
+	for round := 0; round < 5; round++ {
+		t.Run(fmt.Sprint(round), concurrentCreateRound)
+	}
+}
+
+func concurrentCreateRound(t *testing.T) {
+	e := newEnv(t)
+	id := e.id("race")
+	bundle := e.bundle(id, nil)
+	var calls [2]*running
+	for i := range calls {
+		out, err := os.Create(filepath.Join(e.dir, fmt.Sprintf("%s.%d.out", id, i)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer out.Close()
+		calls[i] = e.rtStart(opts{stdout: out}, "create", "--bundle", bundle, id)
+	}
+	wins := 0
+	for _, c := range calls {
+		r := c.wait()
+		if r.err != nil {
+			t.Fatalf("create did not finish: %s", r)
+		}
+		if r.code == 0 {
+			wins++
+		}
+	}
+	if wins != 1 {
+		t.Fatalf("%d of 2 concurrent creates of %s succeeded, want exactly 1", wins, id)
+	}
+	st := e.wantStatus(id, "created")
+	if !pidAlive(st.Pid) {
+		t.Fatalf("winner's init %d is not alive", st.Pid)
+	}
+	if pids := pidsInCgroup(id); len(pids) != 1 || pids[0] != st.Pid {
+		t.Errorf("cgroup %s holds %v, want only the winner's init %d", id, pids, st.Pid)
+	}
+	var list []map[string]any
+	decodeJSON(t, e.ok(e.rt("list", "--format", "json")).stdout, &list)
+	if n := countID(list, id); n != 1 {
+		t.Errorf("list shows %s %d times, want once: %v", id, n, list)
+	}
+	e.ok(e.rt("start", id))
+	e.wantStatus(id, "running")
+	e.ok(e.rt("delete", "--force", id))
+	e.wantGone(id)
+	if !waitFor(5*time.Second, func() bool { return len(pidsInCgroup(id)) == 0 }) {
+		t.Errorf("processes left in cgroup %s: %v", id, pidsInCgroup(id))
+	}
+}
+
+func countID(list []map[string]any, id string) int {
+	n := 0
+	for _, c := range list {
+		if c["id"] == id {
+			n++
+		}
+	}
+	return n
+}
+
