@@ -110,6 +110,20 @@ func TestReadonlyRoot(t *testing.T) {
 	}
 }
 
+// TestRootfsPropagationShared: linux.rootfsPropagation "rshared" leaves
+// the container's "/" shared after Finish.
+func TestRootfsPropagationShared(t *testing.T) {
+	rootfs := newRootfs(t)
+	spec := newSpec()
+	spec.Linux.RootfsPropagation = "rshared"
+	res := run(t, &childConfig{Spec: spec, Rootfs: rootfs, Cmds: []string{"cat /proc/self/mountinfo"}})
+	mustSucceed(t, res)
+	root, ok := parseMountLine(mountLine(res.cmd(t, 0).Out, "/"))
+	if !ok || !strings.Contains(root.optional, "shared:") {
+		t.Errorf("/ not shared: %q", mountLine(res.cmd(t, 0).Out, "/"))
+	}
+}
+
 // TestNoPivot covers --no-pivot (MS_MOVE + chroot).
 func TestNoPivot(t *testing.T) {
 	rootfs := newRootfs(t)
@@ -174,27 +188,38 @@ func TestCgroupV1(t *testing.T) {
 	}
 	cg := specs.Mount{Destination: "/sys/fs/cgroup", Type: "cgroup", Source: "cgroup",
 		Options: []string{"nosuid", "noexec", "nodev", "relatime", "ro"}}
-	for _, ns := range []bool{false, true} {
-		name := "bind"
+	for _, tc := range []struct {
+		name  string
+		ns    bool
+		paths map[string]string
+		root  string // wanted mountinfo root of the memory hierarchy
+	}{
+		{name: "own-cgroup", root: memPath},
+		// Options.CgroupPaths wins over /proc/self/cgroup.
+		{name: "paths", paths: map[string]string{"memory": "/sys/fs/cgroup/memory"}, root: "/"},
+		{name: "cgroupns", ns: true, root: "/"},
+	} {
+		ns := tc.ns
 		var flags uintptr
 		if ns {
-			name, flags = "cgroupns", unix.CLONE_NEWCGROUP
+			flags = unix.CLONE_NEWCGROUP
 		}
-		t.Run(name, func(t *testing.T) {
+		t.Run(tc.name, func(t *testing.T) {
+			if tc.root == "/" && memPath == "/" {
+				t.Skip("test process is in the root memory cgroup: cannot tell paths apart")
+			}
 			rootfs := newRootfs(t)
-			res := run(t, &childConfig{Spec: newSpec(cg), Rootfs: rootfs, CgroupNS: ns, InnerFlags: flags, Cmds: []string{
-				"cat /proc/self/mountinfo",
-				"readlink /sys/fs/cgroup/cpu; ls /sys/fs/cgroup/memory/memory.limit_in_bytes",
-				"touch /sys/fs/cgroup/gocker-x",
-				"mkdir /sys/fs/cgroup/memory/gocker-test",
-			}})
+			res := run(t, &childConfig{Spec: newSpec(cg), Rootfs: rootfs, CgroupNS: ns, InnerFlags: flags,
+				CgroupPaths: tc.paths, Cmds: []string{
+					"cat /proc/self/mountinfo",
+					"readlink /sys/fs/cgroup/cpu; ls /sys/fs/cgroup/memory/memory.limit_in_bytes",
+					"touch /sys/fs/cgroup/gocker-x",
+					"mkdir /sys/fs/cgroup/memory/gocker-test",
+				}})
 			mustSucceed(t, res)
 			mi := res.cmd(t, 0).Out
 			mem, ok := parseMountLine(mountLine(mi, "/sys/fs/cgroup/memory"))
-			wantRoot := memPath
-			if ns {
-				wantRoot = "/"
-			}
+			wantRoot := tc.root
 			if !ok || mem.fstype != "cgroup" || mem.root != wantRoot || !hasOpt(mem.opts, "ro") {
 				t.Errorf("memory hierarchy: %q, want root %s, ro", mountLine(mi, "/sys/fs/cgroup/memory"), wantRoot)
 			}
