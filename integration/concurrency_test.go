@@ -79,4 +79,3 @@ func countID(list []map[string]any, id string) int {
 	}
 	return n
 }
-
