@@ -266,3 +266,39 @@ func TestMountErrors(t *testing.T) {
 		})
 	}
 }
+
+// TestOverlay: other filesystem types go straight to mount(2) with their
+// data options.
+func TestOverlay(t *testing.T) {
+	rootfs := newRootfs(t)
+	base := t.TempDir()
+	dirs := map[string]string{}
+	for _, d := range []string{"lower", "upper", "work"} {
+		dirs[d] = filepath.Join(base, d)
+		if err := os.Mkdir(dirs[d], 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := os.WriteFile(filepath.Join(dirs["lower"], "a"), []byte("lower\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	spec := newSpec(specs.Mount{Destination: "/merged", Type: "overlay", Source: "overlay", Options: []string{
+		"lowerdir=" + dirs["lower"], "upperdir=" + dirs["upper"], "workdir=" + dirs["work"], "nodev"}})
+	res := run(t, &childConfig{Spec: spec, Rootfs: rootfs, Cmds: []string{
+		"cat /merged/a && echo upper > /merged/b",
+		"cat /proc/self/mountinfo",
+	}})
+	mustSucceed(t, res)
+	if r := res.cmd(t, 0); r.Code != 0 || r.Out != "lower" {
+		t.Errorf("overlay read: %+v", r)
+	}
+	if f, _ := parseMountLine(mountLine(res.cmd(t, 1).Out, "/merged")); f.fstype != "overlay" || !hasOpt(f.opts, "nodev") {
+		t.Errorf("overlay mount: %q", mountLine(res.cmd(t, 1).Out, "/merged"))
+	}
+	if b, err := os.ReadFile(filepath.Join(dirs["upper"], "b")); err != nil || string(b) != "upper\n" {
+		t.Errorf("write did not reach upperdir: %q %v", b, err)
+	}
+	if _, err := os.Stat(filepath.Join(dirs["lower"], "b")); !os.IsNotExist(err) {
+		t.Errorf("write reached lowerdir: %v", err)
+	}
+}
