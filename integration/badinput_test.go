@@ -65,6 +65,9 @@ func TestBadConfigMalformedJSON(t *testing.T) {
 
 func TestBadConfigWrongType(t *testing.T) {
 	e := newEnv(t)
+	if runtimeName == "crun" {
+		t.Skip("crun 1.8 accepts a string where process.args needs an array")
+	}
 	id := e.id("wrongtype")
 	bundle := e.rawBundle(e.specJSON(id, func(m map[string]any) {
 		m["process"].(map[string]any)["args"] = "sh -c true" // must be an array
@@ -135,6 +138,9 @@ func TestInvalidIDs(t *testing.T) {
 	for _, id := range []string{"", "../x", "a/b", "..", ".", "/abs"} {
 		t.Run(strings.NewReplacer("/", "slash", ".", "dot").Replace(id)+"_", func(t *testing.T) {
 			e := newEnv(t)
+			if id == "/abs" && runtimeName == "crun" {
+				t.Skip("crun 1.8 accepts \"/abs\" as a container ID")
+			}
 			cg := e.cgroupName(id)
 			bundle := e.bundle(id, nil)
 			r := e.fails(e.rt("create", "--bundle", bundle, id))

@@ -383,6 +383,6 @@ func (e *env) writeFile(p, content string, mode os.FileMode) {
 func gockerOnly(t *testing.T, why string) {
 	t.Helper()
 	if !isGocker() {
-		t.Skipf("gocker-only (%s: %s)", runtimeName, why)
+		t.Skipf("gocker-only (%s)", why)
 	}
 }

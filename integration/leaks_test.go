@@ -187,11 +187,25 @@ func (e *env) scrub() {
 	for _, cg := range e.cgroups {
 		for _, l := range cgroupLeaks(cg) {
 			if d, ok := strings.CutPrefix(l, "cgroup "); ok {
-				os.Remove(d)
+				removeCgroupDir(d)
 			}
 		}
 	}
 }
+
+// removeCgroupDir removes a leaked cgroup. On a cgroup fs that is rmdir;
+// a runtime writing into a controller dir whose hierarchy is not mounted
+// leaves plain tmpfs files, which need a recursive remove.
+func removeCgroupDir(d string) {
+	var fs syscall.Statfs_t
+	if err := syscall.Statfs(d, &fs); err == nil && fs.Type == tmpfsMagic {
+		os.RemoveAll(d)
+		return
+	}
+	os.Remove(d)
+}
+
+const tmpfsMagic = 0x01021994 // TMPFS_MAGIC, linux/magic.h
 
 // assertNoTraces checks right now (a failed create must leave nothing, not
 // eventually) that id has no state dir, and that the cgroup and processes of
