@@ -1,6 +1,6 @@
 # tap.awk: strict verdict on the stdout of one runtime-tools validation program.
 # Prints "PASS <detail>" or "FAIL <reason>" on one line. Usage:
-#   awk -v rc=EXITCODE -f tap.awk STDOUT_FILE
+#   awk -v rc=EXITCODE [-v quiet_ok=1] -f tap.awk STDOUT_FILE
 #
 # Strict rules (runtime-tools prints TAP 13 through mndrix/tap-go):
 #  - A non-zero exit is a failure; 124/137 come from timeout(1).
@@ -14,8 +14,11 @@
 #    block with an "error" key that does not directly follow a test point is a
 #    failure. (After a test point, possibly past continuation lines, an "error" diagnostic is how tests that
 #    expect the runtime to fail show what it said; the point decides.)
-#  - A program that prints nothing and exits 0 passes (process_rlimits_fail
-#    and other RuntimeInsideValidate users without TAP on some paths).
+#  - A program that prints nothing and exits 0 passes only when quiet_ok=1:
+#    process_rlimits_fail and process_capabilities_fail succeed exactly when
+#    the runtime refuses the config, and then print nothing. Any other
+#    program printing nothing means runtimetest's TAP never came out of the
+#    container (its stdout is the program's stdout): a failure.
 function newstream() {
   if (nstreams > 0) closestream()
   nstreams++; points = 0; plan = -1; nplans = 0; last = ""
@@ -50,6 +53,7 @@ END {
   if (rc == 124 || rc == 137) fail("timeout")
   else if (rc != 0) fail("exit status " rc)
   if (reason != "") { gsub(/[\t\r]/, " ", reason); print "FAIL " reason }
-  else if (lines == 0) print "PASS (no output, exit 0)"
+  else if (lines == 0 && quiet_ok == 1) print "PASS (no output, exit 0)"
+  else if (lines == 0) print "FAIL no TAP output (exit 0)"
   else print "PASS " total " test points in " nstreams " stream(s)"
 }
