@@ -254,15 +254,6 @@ func (r *running) wait() result {
 	return r.res
 }
 
-func (r *running) exited() bool {
-	select {
-	case <-r.done:
-		return true
-	default:
-		return false
-	}
-}
-
 // rt runs the runtime to completion.
 func (e *env) rt(args ...string) result {
 	e.t.Helper()
