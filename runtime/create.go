@@ -153,6 +153,7 @@ func (cr *creation) run(raw []byte, plan *nsPlan) (*Init, error) {
 		return nil, fmt.Errorf("join cgroup: %w", err)
 	}
 	c.State.CgroupShared = !cr.cg.Created()
+	absMountSources(c.Spec, c.State.Bundle)
 	b := &proto.Bootstrap{
 		ID: c.ID, Bundle: c.State.Bundle, Rootfs: c.State.Rootfs, Spec: c.Spec,
 		NoPivot: cr.co.NoPivot, NoNewKeyring: cr.co.NoNewKeyring, CgroupPaths: cr.cg.Paths(),
@@ -293,4 +294,30 @@ func writePidFile(path string, pid int) error {
 		return fmt.Errorf("write pid file: %w", err)
 	}
 	return nil
+}
+
+// absMountSources makes relative bind sources absolute against the bundle
+// (runtime-spec config.md: a relative source is relative to the bundle).
+// The parent does it, because the init, already mapped into a user
+// namespace, may not be allowed into a 0700 bundle directory.
+func absMountSources(s *specs.Spec, bundle string) {
+	for i := range s.Mounts {
+		m := &s.Mounts[i]
+		if m.Source == "" || filepath.IsAbs(m.Source) || !isBind(m) {
+			continue
+		}
+		m.Source = filepath.Join(bundle, m.Source)
+	}
+}
+
+func isBind(m *specs.Mount) bool {
+	if m.Type == "bind" {
+		return true
+	}
+	for _, o := range m.Options {
+		if o == "bind" || o == "rbind" {
+			return true
+		}
+	}
+	return false
 }
