@@ -6,11 +6,11 @@ COMMIT  := $(shell git rev-parse --short HEAD 2>/dev/null || echo unknown)
 PREFIX  ?= /usr/local
 # The binary is static so that the container's init re-exec does not pay for
 # the dynamic loader, and so it works inside any rootfs (issue 2, performance).
-GOFLAGS_BUILD := -trimpath -tags 'netgo osusergo'
+GOFLAGS_BUILD := -trimpath -tags 'netgo osusergo urfave_cli_no_docs'
 LDFLAGS := -s -w -X main.version=$(VERSION) -X main.commit=$(COMMIT) -extldflags '-static'
 BUNDLE  := bundles/busybox
 
-.PHONY: build setup run test unit integration bench conformance install clean
+.PHONY: build setup run test unit integration test-cgroupv2 bench conformance install clean
 
 build:
 	CGO_ENABLED=1 $(GO) build $(GOFLAGS_BUILD) -ldflags "$(LDFLAGS)" -o $(BIN) ./cmd/gocker
@@ -30,6 +30,11 @@ integration: build setup
 	GOCKER_TEST_BINARY=$(abspath $(BIN)) $(GO) test -count=1 -p 1 -timeout 15m ./integration/...
 
 test: unit integration
+
+# The resource tests again, inside a small QEMU VM with a pure cgroup v2
+# hierarchy (this host is v1 hybrid). See integration/cgroupv2/README.md.
+test-cgroupv2: build setup
+	integration/cgroupv2/run.sh $(abspath $(BIN))
 
 bench: build setup
 	integration/bench/run.sh $(abspath $(BIN))
