@@ -2,7 +2,6 @@ package seccomp
 
 import (
 	"runtime"
-	"sort"
 
 	"github.com/opencontainers/runtime-spec/specs-go"
 )
@@ -23,7 +22,8 @@ const (
 type abi struct {
 	token specs.Arch
 	audit uint32
-	table []sysEntry
+	col   int    // column in sysTable
+	base  uint32 // added to every number (x32Bit for x32)
 	// bits32 marks ABIs whose syscall arguments are 32 bits: like
 	// libseccomp we compare only the low word there, with the rule's value
 	// truncated to 32 bits.
@@ -31,10 +31,11 @@ type abi struct {
 }
 
 var (
-	abiX86_64  = &abi{specs.ArchX86_64, auditX86_64, sysX86_64[:], false}
-	abiX32     = &abi{specs.ArchX32, auditX86_64, sysX32[:], false}
-	abiX86     = &abi{specs.ArchX86, auditI386, sysX86[:], true}
-	abiAARCH64 = &abi{specs.ArchAARCH64, auditAARCH64, sysAARCH64[:], false}
+	abiX86_64  = &abi{specs.ArchX86_64, auditX86_64, 0, 0, false}
+	abiX86     = &abi{specs.ArchX86, auditI386, 1, 0, true}
+	abiX32     = &abi{specs.ArchX32, auditX86_64, 2, x32Bit, false}
+	abiAARCH64 = &abi{specs.ArchAARCH64, auditAARCH64, 3, 0, false}
+	allABIs    = []*abi{abiX86_64, abiX86, abiX32, abiAARCH64}
 )
 
 // supported are the ABIs we have syscall tables for.
@@ -71,23 +72,27 @@ func nativeABI() *abi {
 	return nil
 }
 
+// lookupRow finds name in sysTable (one binary search for all ABIs), or
+// returns -1 for a name no table has: probably a typo, or a syscall newer
+// than the tables.
+func lookupRow(name string) int {
+	const mask = len(sysIndex) - 1
+	for h := int(sysHash(name)) & mask; sysIndex[h] != 0; h = (h + 1) & mask {
+		if row := int(sysIndex[h]) - 1; sysTable[row].name == name {
+			return row
+		}
+	}
+	return -1
+}
+
 // lookup returns the number of syscall name in a, or false.
 func (a *abi) lookup(name string) (uint32, bool) {
-	t := a.table
-	i := sort.Search(len(t), func(i int) bool { return t[i].name >= name })
-	if i < len(t) && t[i].name == name {
-		return t[i].nr, true
+	if r := lookupRow(name); r >= 0 && sysTable[r].nr[a.col] != noSys {
+		return sysTable[r].nr[a.col], true
 	}
 	return 0, false
 }
 
-// knownAnywhere reports whether any of our tables has name. A name known
-// nowhere is probably a typo (or a syscall newer than our tables).
-func knownAnywhere(name string) bool {
-	for _, a := range []*abi{abiX86_64, abiX86, abiX32, abiAARCH64} {
-		if _, ok := a.lookup(name); ok {
-			return true
-		}
-	}
-	return false
-}
+// maxLow bounds syscall numbers (without the x32 bit) in every table; the
+// generator checks it, so per-ABI rules can live in a dense array.
+const maxLow = 1024

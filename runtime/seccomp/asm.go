@@ -113,14 +113,14 @@ func (a *asm) insertAfter(i int, targets ...label) []label {
 			a.pos[l] = p + n
 		}
 	}
-	tramp := make([]insn, n)
+	a.ins = append(a.ins, make([]insn, n)...) // grows in place when it can
+	copy(a.ins[i+1+n:], a.ins[i+1:])
 	ls := make([]label, n)
 	for j, t := range targets {
-		tramp[j] = insn{code: unix.BPF_JMP | unix.BPF_JA, jt: t}
+		a.ins[i+1+j] = insn{code: unix.BPF_JMP | unix.BPF_JA, jt: t}
 		ls[j] = a.label()
 		a.pos[ls[j]] = i + 1 + j
 	}
-	a.ins = append(a.ins[:i+1], append(tramp, a.ins[i+1:]...)...)
 	return ls
 }
 

@@ -1,8 +1,6 @@
 package seccomp
 
 import (
-	"sort"
-
 	"github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
 )
@@ -33,7 +31,7 @@ type interval struct {
 }
 
 func (c *compiler) generate() ([]unix.SockFilter, error) {
-	a := &asm{}
+	a := &asm{ins: make([]insn, 0, 1024), pos: make([]int, 0, 1024)}
 	a.ld(offArch)
 	// Sections grouped by audit arch: x86_64 and x32 share one.
 	type section struct {
@@ -70,7 +68,18 @@ func (c *compiler) generate() ([]unix.SockFilter, error) {
 		}
 		c.emitTree(a, s.main)
 	}
+	c.emitShared(a)
 	return a.assemble()
+}
+
+// emitShared emits the argument checks of 64-bit ABIs once, after every
+// section: x86_64 and x32 compare arguments the same way, so their trees
+// jump to one copy (ja has a 32-bit offset, so no trampolines either).
+func (c *compiler) emitShared(a *asm) {
+	for _, sh := range c.shared {
+		a.bind(sh.l)
+		c.emitChain(a, false, sh.rules)
+	}
 }
 
 // emitX86_64 splits x86_64 syscall numbers: below 2^30 they are x86_64,
@@ -94,13 +103,7 @@ func (c *compiler) emitX86_64(a *asm, main, x32 *abiRules) {
 
 // intervals cuts the number line for one ABI into runs with one outcome.
 func (c *compiler) intervals(ar *abiRules) []interval {
-	nrs := make([]uint32, 0, len(ar.rules))
-	for nr := range ar.rules {
-		nrs = append(nrs, nr)
-	}
-	sort.Slice(nrs, func(i, j int) bool { return nrs[i] < nrs[j] })
-
-	var out []interval
+	out := make([]interval, 0, 128)
 	add := func(iv interval) {
 		if n := len(out); n > 0 && out[n-1].start == iv.start {
 			out = out[:n-1] // an empty run: replaced
@@ -111,18 +114,20 @@ func (c *compiler) intervals(ar *abiRules) []interval {
 		out = append(out, iv)
 	}
 	add(interval{start: 0, ret: c.defRet})
-	for _, nr := range nrs {
-		sr := ar.rules[nr]
+	for idx, row := range ar.rows {
+		if row == 0 {
+			continue
+		}
+		sr := &c.rules[row-1]
+		nr := ar.abi.base + uint32(idx)
 		if sr.hasUncon {
 			add(interval{start: nr, ret: sr.uncon})
 		} else {
 			add(interval{start: nr, rules: sr})
 		}
-		if nr != 0xffffffff {
-			add(interval{start: nr + 1, ret: c.defRet})
-		}
+		add(interval{start: nr + 1, ret: c.defRet})
 	}
-	if c.enosys && ar.named && ar.max != 0xffffffff {
+	if c.enosys && ar.named {
 		// All rule numbers are <= max, so this only cuts the last run.
 		add(interval{start: ar.max + 1, ret: errnoENOSYS})
 	}
@@ -152,14 +157,35 @@ func (c *compiler) emitSearch(a *asm, ab *abi, ivs []interval) {
 // emitOutcome emits the decision for one interval: a return, or the
 // conditional rules of one syscall tried in order, then the default.
 func (c *compiler) emitOutcome(a *asm, ab *abi, iv interval) {
-	if iv.rules == nil {
+	switch {
+	case iv.rules == nil:
 		a.ret(iv.ret)
-		return
+	case ab.bits32:
+		c.emitChain(a, true, iv.rules)
+	default:
+		if c.sharedL == nil {
+			c.sharedL = map[*sysRules]label{}
+		}
+		l, ok := c.sharedL[iv.rules]
+		if !ok {
+			l = a.label()
+			c.sharedL[iv.rules] = l
+			c.shared = append(c.shared, sharedChain{l, iv.rules})
+		}
+		a.ja(l)
 	}
-	for _, r := range iv.rules.conds {
+}
+
+type sharedChain struct {
+	l     label
+	rules *sysRules
+}
+
+func (c *compiler) emitChain(a *asm, bits32 bool, rules *sysRules) {
+	for _, r := range rules.conds {
 		fail := a.label()
 		for _, cd := range r.conds {
-			emitCond(a, ab.bits32, cd, fail)
+			emitCond(a, bits32, cd, fail)
 		}
 		a.ret(r.ret)
 		a.bind(fail)

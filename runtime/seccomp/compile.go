@@ -81,9 +81,10 @@ type condRule struct {
 	ret   uint32
 }
 
-// sysRules is everything the profile says about one syscall of one ABI.
+// sysRules is everything the profile says about one syscall name. ABIs
+// share it: a rule names syscalls, whatever their numbers.
 type sysRules struct {
-	name     string
+	used     bool // some rule other than a default-action one names it
 	hasUncon bool
 	uncon    uint32
 	unconSrc int
@@ -92,8 +93,10 @@ type sysRules struct {
 
 // abiRules is the compiled input of one ABI's part of the program.
 type abiRules struct {
-	abi   *abi
-	rules map[uint32]*sysRules
+	abi *abi
+	// rows maps syscall number minus abi.base to 1 + its sysTable row (0:
+	// not named), so walking it visits the numbers in order.
+	rows  [maxLow]uint16
 	max   uint32 // highest syscall number the profile names on this ABI
 	named bool   // the profile names at least one syscall of this ABI
 }
@@ -106,6 +109,9 @@ type compiler struct {
 	abis     []*abiRules
 	notify   bool
 	warnings []string
+	rules    [len(sysTable)]sysRules // by sysTable row
+	shared   []sharedChain           // 64-bit argument checks, emitted last
+	sharedL  map[*sysRules]label
 }
 
 const field = "linux.seccomp"
@@ -154,13 +160,14 @@ func Compile(s *specs.LinuxSeccomp) (*Filter, error) {
 		ListenerPath: s.ListenerPath, ListenerMetadata: s.ListenerMetadata,
 	}
 	f.flags = installFlags(flags, c.notify)
+	if len(f.Warnings) > 0 {
+		logrus.Warn("seccomp: " + strings.Join(f.Warnings, "; "))
+	}
 	return f, nil
 }
 
 func (c *compiler) warn(format string, args ...any) {
-	msg := fmt.Sprintf(format, args...)
-	c.warnings = append(c.warnings, msg)
-	logrus.Warn("seccomp: " + msg)
+	c.warnings = append(c.warnings, fmt.Sprintf(format, args...))
 }
 
 // actionRet maps an OCI action (and its errno) to a SECCOMP_RET_* value.
@@ -216,7 +223,7 @@ func (c *compiler) addArches(list []specs.Arch) error {
 		return fmt.Errorf("%s: no syscall table for this CPU architecture", field)
 	}
 	seen := map[*abi]bool{native: true}
-	c.abis = append(c.abis, &abiRules{abi: native, rules: map[uint32]*sysRules{}})
+	c.abis = append(c.abis, &abiRules{abi: native})
 	for i, tok := range list {
 		a, ok := supported[tok]
 		if !ok {
@@ -229,7 +236,7 @@ func (c *compiler) addArches(list []specs.Arch) error {
 			continue
 		}
 		seen[a] = true
-		c.abis = append(c.abis, &abiRules{abi: a, rules: map[uint32]*sysRules{}})
+		c.abis = append(c.abis, &abiRules{abi: a})
 	}
 	return nil
 }
@@ -288,9 +295,11 @@ func checkListener(s *specs.LinuxSeccomp, notify bool) error {
 }
 
 func (c *compiler) addRule(i int, r *specs.LinuxSyscall) error {
-	at := fmt.Sprintf("%s.syscalls[%d]", field, i)
-	ret, err := actionRet(at+".action", at+".errnoRet", r.Action, r.ErrnoRet)
+	at := func() string { return fmt.Sprintf("%s.syscalls[%d]", field, i) } // built only for messages
+	ret, err := actionRet("", "", r.Action, r.ErrnoRet)
 	if err != nil {
+		// Redo with the field names, now that they are needed.
+		_, err = actionRet(at()+".action", at()+".errnoRet", r.Action, r.ErrnoRet)
 		return err
 	}
 	conds, err := parseArgs(at, r.Args)
@@ -298,47 +307,47 @@ func (c *compiler) addRule(i int, r *specs.LinuxSyscall) error {
 		return err
 	}
 	if len(r.Names) == 0 {
-		return fmt.Errorf("%s.names: must contain at least one entry", at)
+		return fmt.Errorf("%s.names: must contain at least one entry", at())
 	}
 	known := false
 	for j, name := range r.Names {
 		if name == "" {
-			return fmt.Errorf("%s.names[%d]: empty syscall name", at, j)
+			return fmt.Errorf("%s.names[%d]: empty syscall name", at(), j)
 		}
-		if knownAnywhere(name) {
-			known = true
-		} else {
-			c.warn("%s: unknown syscall %q ignored", at, name)
+		row := lookupRow(name)
+		if row < 0 {
+			c.warn("%s: unknown syscall %q ignored", at(), name)
+			continue
 		}
-	}
-	if !known {
-		return fmt.Errorf("%s.names: no known syscall in %q", at, r.Names)
-	}
-	if ret == unix.SECCOMP_RET_USER_NOTIF {
-		c.notify = true
-	}
-	for _, name := range r.Names {
+		known = true
+		if ret != c.defRet {
+			c.addTo(row, i, ret, conds)
+		}
 		for _, a := range c.abis {
-			nr, ok := a.abi.lookup(name)
-			if !ok {
+			nr := sysTable[row].nr[a.abi.col]
+			if nr == noSys {
 				continue
 			}
 			a.named = true
 			a.max = max(a.max, nr)
 			if ret != c.defRet {
-				c.addTo(a, nr, name, i, ret, conds)
+				a.rows[nr-a.abi.base] = uint16(row + 1)
 			}
 		}
+	}
+	if !known {
+		return fmt.Errorf("%s.names: no known syscall in %q", at(), r.Names)
+	}
+	if ret == unix.SECCOMP_RET_USER_NOTIF {
+		c.notify = true
 	}
 	return nil
 }
 
-func (c *compiler) addTo(a *abiRules, nr uint32, name string, src int, ret uint32, conds [][]cond) {
-	sr := a.rules[nr]
-	if sr == nil {
-		sr = &sysRules{name: name}
-		a.rules[nr] = sr
-	}
+func (c *compiler) addTo(row, src int, ret uint32, conds [][]cond) {
+	sr := &c.rules[row]
+	sr.used = true
+	name := sysTable[row].name
 	if conds == nil {
 		switch {
 		case !sr.hasUncon:
@@ -361,19 +370,19 @@ var ops = map[specs.LinuxSeccompOperator]bool{
 
 // parseArgs returns the rule's condition sets (ORed), nil for an
 // unconditional rule.
-func parseArgs(at string, args []specs.LinuxSeccompArg) ([][]cond, error) {
+func parseArgs(at func() string, args []specs.LinuxSeccompArg) ([][]cond, error) {
 	if len(args) == 0 {
 		return nil, nil
 	}
-	var all []cond
-	seen := map[uint]bool{}
+	all := make([]cond, 0, len(args))
+	var seen [6]bool
 	split := false
 	for j, a := range args {
 		if a.Index > 5 {
-			return nil, fmt.Errorf("%s.args[%d].index: %d is out of range (a syscall has 6 arguments, 0-5)", at, j, a.Index)
+			return nil, fmt.Errorf("%s.args[%d].index: %d is out of range (a syscall has 6 arguments, 0-5)", at(), j, a.Index)
 		}
 		if !ops[a.Op] {
-			return nil, fmt.Errorf("%s.args[%d].op: unknown operator %q", at, j, a.Op)
+			return nil, fmt.Errorf("%s.args[%d].op: unknown operator %q", at(), j, a.Op)
 		}
 		split = split || seen[a.Index]
 		seen[a.Index] = true

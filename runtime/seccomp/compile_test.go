@@ -1,3 +1,5 @@
+//go:build amd64
+
 package seccomp
 
 import (
@@ -280,7 +282,7 @@ func TestRandomProfilesMatchReference(t *testing.T) {
 // exceed 255 instructions; the trampolines must keep it correct.
 func TestLongJumps(t *testing.T) {
 	s := &specs.LinuxSeccomp{DefaultAction: specs.ActErrno, Architectures: []specs.Arch{specs.ArchX86, specs.ArchX32}}
-	for _, e := range sysX86_64[:150] {
+	for _, e := range sysTable[:150] {
 		s.Syscalls = append(s.Syscalls, specs.LinuxSyscall{Names: []string{e.name}, Action: specs.ActAllow,
 			Args: []specs.LinuxSeccompArg{{Index: 1, Op: specs.OpGreaterThan, Value: 0x100000005}}})
 	}
@@ -293,7 +295,7 @@ func TestLongJumps(t *testing.T) {
 	}
 	r := rand.New(rand.NewSource(3))
 	var names []string
-	for _, e := range sysX86_64[:150] {
+	for _, e := range sysTable[:150] {
 		names = append(names, e.name)
 	}
 	checkAgainstRef(t, s, f, inputsFor(r, []uint32{auditX86_64, auditI386}, allNrs(names), 20000))
@@ -301,7 +303,7 @@ func TestLongJumps(t *testing.T) {
 
 func TestTooLong(t *testing.T) {
 	s := &specs.LinuxSeccomp{DefaultAction: specs.ActErrno}
-	for _, e := range sysX86_64[:] {
+	for _, e := range sysTable[:] {
 		s.Syscalls = append(s.Syscalls, specs.LinuxSyscall{Names: []string{e.name}, Action: specs.ActAllow,
 			Args: []specs.LinuxSeccompArg{{Index: 1, Op: specs.OpGreaterThan, Value: 5}, {Index: 2, Op: specs.OpLessThan, Value: 5}}})
 	}

@@ -1,3 +1,5 @@
+//go:build amd64
+
 package seccomp
 
 import (
@@ -216,9 +218,9 @@ func TestKernelErrnoAndAllowAndLog(t *testing.T) {
 
 // argCase is one comparison proven both ways on the real kernel.
 type argCase struct {
-	op              specs.LinuxSeccompOperator
-	value, two      uint64
-	match, noMatch  uint64
+	op             specs.LinuxSeccompOperator
+	value, two     uint64
+	match, noMatch uint64
 }
 
 func TestKernelArgOperators(t *testing.T) {

@@ -1,3 +1,5 @@
+//go:build amd64
+
 package seccomp
 
 import (
@@ -26,9 +28,9 @@ func refAction(a specs.LinuxSeccompAction, errno *uint) uint32 {
 	return r
 }
 
-// refABI picks the syscall table the kernel input belongs to, or nil for
+// refABI picks the sysTable column the kernel input belongs to, or -1 for
 // the bad-arch action.
-func refABI(s *specs.LinuxSeccomp, d *seccompData) []sysEntry {
+func refABI(s *specs.LinuxSeccomp, d *seccompData) int {
 	listed := func(a specs.Arch) bool {
 		for _, x := range s.Architectures {
 			if x == a {
@@ -41,29 +43,31 @@ func refABI(s *specs.LinuxSeccomp, d *seccompData) []sysEntry {
 	case 0xc000003e: // AUDIT_ARCH_X86_64, native on amd64
 		if d.nr >= 0x40000000 && d.nr != 0xffffffff { // libseccomp: jge, not jset
 			if listed(specs.ArchX32) {
-				return sysX32[:]
+				return 2
 			}
-			return nil
+			return -1
 		}
-		return sysX86_64[:]
+		return 0
 	case 0x40000003:
 		if listed(specs.ArchX86) {
-			return sysX86[:]
+			return 1
 		}
 	}
-	return nil
+	return -1
 }
 
-var refMaps = map[*sysEntry]map[string]uint32{}
+var refMaps = map[int]map[string]uint32{}
 
-func refNumber(table []sysEntry, name string) (uint32, bool) {
-	m := refMaps[&table[0]]
+func refNumber(col int, name string) (uint32, bool) {
+	m := refMaps[col]
 	if m == nil {
 		m = map[string]uint32{}
-		for _, e := range table {
-			m[e.name] = e.nr
+		for _, e := range sysTable {
+			if e.nr[col] != noSys {
+				m[e.name] = e.nr[col]
+			}
 		}
-		refMaps[&table[0]] = m
+		refMaps[col] = m
 	}
 	nr, ok := m[name]
 	return nr, ok
@@ -116,7 +120,7 @@ func refMatch(args []specs.LinuxSeccompArg, d *seccompData, bits32 bool) bool {
 
 func refEval(s *specs.LinuxSeccomp, d *seccompData) uint32 {
 	table := refABI(s, d)
-	if table == nil {
+	if table < 0 {
 		return unix.SECCOMP_RET_KILL_PROCESS
 	}
 	bits32 := d.arch == 0x40000003
