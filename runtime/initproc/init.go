@@ -16,6 +16,7 @@ import (
 	"strconv"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"github.com/sirupsen/logrus"
 	"golang.org/x/sys/unix"
 
 	"github.com/gocker/gocker/hooks"
@@ -33,6 +34,9 @@ func init() {
 // Main is the whole init. It returns only on failure, after reporting the
 // error to the parent, or to stderr when the parent is gone.
 func Main() error {
+	// Our stderr is the container's: warnings (already shown by the parent,
+	// which validated the same config) must not land in its output.
+	logrus.SetOutput(io.Discard)
 	conn, fifoFd, err := fds()
 	if err != nil {
 		return err

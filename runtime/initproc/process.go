@@ -130,12 +130,19 @@ func withHome(env []string, uid uint32) []string {
 // Order: rlimits (may need CAP_SYS_RESOURCE), bounding set (needs
 // CAP_SETPCAP), keep caps across setuid, groups/gid/uid, the remaining
 // cap sets, no_new_privs, seccomp last (it may forbid syscalls we use),
-// close host fds, execve.
+// execve. Host fds are marked close-on-exec before all that.
 func (p *process) exec() error {
 	if p.spec == nil {
 		return errNoProcess
 	}
 	ps := p.spec
+	unix.Umask(umask(ps.User))
+	// No host fd may reach the program: only stdio and --preserve-fds
+	// survive execve (CVE-2024-21626). Done first, before a seccomp
+	// profile that may not allow close_range.
+	if err := unix.CloseRange(uint(3+p.preserve), ^uint(0), unix.CLOSE_RANGE_CLOEXEC); err != nil {
+		return fmt.Errorf("close_range: %w", err)
+	}
 	if err := setRlimits(ps.Rlimits); err != nil {
 		return err
 	}
@@ -174,12 +181,6 @@ func (p *process) exec() error {
 				return err
 			}
 		}
-	}
-	unix.Umask(umask(ps.User))
-	// No host fd may reach the program: only stdio and --preserve-fds
-	// survive execve (CVE-2024-21626).
-	if err := unix.CloseRange(uint(3+p.preserve), ^uint(0), unix.CLOSE_RANGE_CLOEXEC); err != nil {
-		return fmt.Errorf("close_range: %w", err)
 	}
 	err := unix.Exec(p.path, ps.Args, p.env)
 	return fmt.Errorf("exec %s: %w", p.path, err)
