@@ -108,7 +108,7 @@ func unknownError(set, name string) error {
 // early, before any privilege change, so errors reach the user cleanly.
 //
 // Ambient capabilities that are not both permitted and inheritable are
-// dropped with a warning (see checkAmbient).
+// dropped, logged at debug level (see checkAmbient).
 func Prepare(c *specs.LinuxCapabilities) (*Set, error) {
 	if c == nil {
 		return nil, nil
@@ -145,8 +145,8 @@ func Prepare(c *specs.LinuxCapabilities) (*Set, error) {
 	return s, nil
 }
 
-// checkAmbient drops, with a warning, ambient capabilities the kernel would
-// refuse to raise. `runc spec` itself writes ambient caps that are not
+// checkAmbient drops the ambient capabilities the kernel would refuse to
+// raise. `runc spec` itself writes ambient caps that are not
 // inheritable, so refusing them would reject the most common config; runc
 // does not raise them either. Logged at debug level: the default config
 // has them, so a warning would be noise on every container.

@@ -46,7 +46,7 @@ func TestValidate(t *testing.T) {
 }
 
 func TestPrepareAmbientNeedsPermittedAndInheritable(t *testing.T) {
-	// Not inheritable: dropped from ambient (with a warning), as runc does.
+	// Not inheritable: dropped from ambient (debug log), as runc does.
 	dropped, err := Prepare(&specs.LinuxCapabilities{
 		Permitted: []string{"CAP_NET_RAW"},
 		Ambient:   []string{"CAP_NET_RAW"},
