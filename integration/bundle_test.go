@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strconv"
 
@@ -37,13 +36,9 @@ func buildSharedRootfs() (string, error) {
 	if err := os.Chmod(dir, 0o755); err != nil {
 		return dir, err
 	}
-	script, err := filepath.Abs("../bundles/mkrootfs.sh")
-	if err != nil {
-		return dir, err
-	}
 	sharedRootfs = filepath.Join(dir, "rootfs")
-	if out, err := exec.Command(script, sharedRootfs).CombinedOutput(); err != nil {
-		return dir, fmt.Errorf("mkrootfs: %v: %s", err, out)
+	if err := populateRootfs(sharedRootfs); err != nil {
+		return dir, err
 	}
 	for _, d := range []string{mntHooks, mntRO, mntRW, mntTmpfs, mntMasked} {
 		if err := os.MkdirAll(filepath.Join(sharedRootfs, d), 0o755); err != nil {

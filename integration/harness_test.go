@@ -377,3 +377,26 @@ func gockerOnly(t *testing.T, why string) {
 		t.Skipf("gocker-only (%s)", why)
 	}
 }
+
+// populateRootfs fills dir with the busybox rootfs: a copy of
+// GOCKER_TEST_ROOTFS when set (the cgroup v2 VM has only busybox sh, which
+// cannot run the bash script), else a fresh one from bundles/mkrootfs.sh.
+func populateRootfs(dir string) error {
+	if src := os.Getenv("GOCKER_TEST_ROOTFS"); src != "" {
+		if _, err := os.Stat(filepath.Join(src, "bin", "busybox")); err != nil {
+			return fmt.Errorf("GOCKER_TEST_ROOTFS=%s is not a busybox rootfs: %w", src, err)
+		}
+		if out, err := exec.Command("cp", "-a", src, dir).CombinedOutput(); err != nil {
+			return fmt.Errorf("copy GOCKER_TEST_ROOTFS %s: %v: %s", src, err, out)
+		}
+		return nil
+	}
+	script, err := filepath.Abs("../bundles/mkrootfs.sh")
+	if err != nil {
+		return err
+	}
+	if out, err := exec.Command(script, dir).CombinedOutput(); err != nil {
+		return fmt.Errorf("mkrootfs: %v: %s", err, out)
+	}
+	return nil
+}
