@@ -88,12 +88,20 @@ func badCases(t *testing.T) []badCase {
 			"linux.resources.devices[1].access", `"rwx" is not a valid access`},
 		{"hugepage size", &specs.LinuxResources{HugepageLimits: []specs.LinuxHugepageLimit{{Pagesize: "3MB", Limit: 1}}},
 			"linux.resources.hugepageLimits[0].pageSize", `"3MB" is not a huge page size of this host`},
-		{"empty priority name", &specs.LinuxResources{Network: &specs.LinuxNetwork{Priorities: []specs.LinuxInterfacePriority{{Priority: 1}}}},
-			"linux.resources.network.priorities[0].name", "must not be empty"},
 	}
+	emptyPrio := &specs.LinuxResources{Network: &specs.LinuxNetwork{Priorities: []specs.LinuxInterfacePriority{{Priority: 1}}}}
 	if IsV2() {
-		return cases
+		// net_cls/net_prio do not exist in v2: any network field is
+		// refused as a whole before its contents are looked at.
+		return append(cases,
+			badCase{"network on v2", emptyPrio, "linux.resources.network", "requires cgroup v1"},
+			badCase{"unified key with a slash", &specs.LinuxResources{Unified: map[string]string{"../memory.max": "1"}},
+				"linux.resources.unified", "is not a cgroup file name"},
+			badCase{"unified key without a controller", &specs.LinuxResources{Unified: map[string]string{"max": "1"}},
+				"linux.resources.unified", "is not a cgroup file name"})
 	}
+	cases = append(cases, badCase{"empty priority name", emptyPrio,
+		"linux.resources.network.priorities[0].name", "must not be empty"})
 	cases = append(cases, badCase{"unified on v1", &specs.LinuxResources{Unified: map[string]string{"memory.high": "1"}},
 		"linux.resources.unified", "requires cgroup v2"})
 	// A controller this host lacks is refused up front.
