@@ -145,12 +145,32 @@ func placeFile(s *Store, n *Network, l *Lease, pid int, mode, rootfs, name strin
 // target's host path is valid inside its namespace (runtime-spec
 // config.md "createRuntime Hooks": called before pivot_root).
 func bindInContainer(pid int, src, target string) error {
-	cmd := exec.Command("nsenter", fmt.Sprintf("--mount=/proc/%d/ns/mnt", pid), "--",
-		"mount", "--bind", src, target)
+	nsenter, err := findTool("nsenter")
+	if err != nil {
+		return err
+	}
+	mount, err := findTool("mount")
+	if err != nil {
+		return err
+	}
+	cmd := exec.Command(nsenter, fmt.Sprintf("--mount=/proc/%d/ns/mnt", pid), "--",
+		mount, "--bind", src, target)
 	if out, err := cmd.CombinedOutput(); err != nil {
 		return fmt.Errorf("bind-mounting %s in container: %w: %s", target, err, strings.TrimSpace(string(out)))
 	}
 	return nil
+}
+
+// findTool looks in the standard directories: runtimes run hooks with only
+// the hook's own env (runtime-spec config.md "env"), usually without PATH.
+func findTool(name string) (string, error) {
+	for _, dir := range []string{"/usr/bin", "/bin", "/usr/sbin", "/sbin"} {
+		p := filepath.Join(dir, name)
+		if fi, err := os.Stat(p); err == nil && fi.Mode()&0o111 != 0 {
+			return p, nil
+		}
+	}
+	return "", fmt.Errorf("%s (util-linux) not found in /usr/bin, /bin, /usr/sbin, /sbin", name)
 }
 
 func removeFiles(s *Store, bridge, id string) error {
