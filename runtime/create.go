@@ -81,6 +81,12 @@ func Create(o Options, co CreateOpts) (*Container, *Init, error) {
 	if err != nil {
 		return nil, nil, err
 	}
+	if !gspec.HasNamespace(s, specs.MountNamespace) && len(s.Mounts) > 0 {
+		// They would land on the host's mount table; runc refuses such a
+		// config, crun skips them. Skipping lets bundles that share the
+		// host's mounts run.
+		logrus.Warnf("no mount namespace: the %d mounts in config.json are not performed", len(s.Mounts))
+	}
 	if err := preflight(s); err != nil {
 		return nil, nil, err
 	}
@@ -118,7 +124,7 @@ func (cr *creation) run(raw []byte, plan *nsPlan) (*Init, error) {
 	if err := state.WriteFileAtomic(st.Path(c.ID, state.ConfigFile), raw, 0o600); err != nil {
 		return nil, fmt.Errorf("snapshot config.json: %w", err)
 	}
-	fifo, err := makeFifo(st.Path(c.ID, state.FifoFile))
+	fifo, err := makeFifo(st.Dir(c.ID))
 	if err != nil {
 		return nil, err
 	}
@@ -179,7 +185,11 @@ func (cr *creation) converse(sock *os.File) (*Init, error) {
 		case proto.TypeError:
 			return nil, cr.initError(&proto.PeerError{Msg: m.Msg})
 		case proto.TypeHooks:
-			st := c.specState(specs.StateCreating)
+			// "created": runtime-spec's state says the create operation is
+			// done after lifecycle step 2, and these hooks come after it
+			// (the OCI validation suite's hooks_stdin checks this; crun
+			// agrees, runc 1.1 says "creating").
+			st := c.specState(specs.StateCreated)
 			err := hooks.Run(c.Spec.Hooks, hooks.Prestart, st)
 			if err == nil {
 				err = hooks.Run(c.Spec.Hooks, hooks.CreateRuntime, st)
@@ -269,20 +279,24 @@ func (cr *creation) cleanup() {
 	}
 }
 
-func makeFifo(path string) (*os.File, error) {
+// makeFifo creates the exec fifo in the container's state dir and returns
+// an O_PATH handle of that dir for the init: it opens the fifo relative to
+// it (openat) once set up, which needs no /proc inside the container and
+// works after pivot_root or chroot. The handle is close-on-exec.
+func makeFifo(dir string) (*os.File, error) {
 	// 0622: the init may run as another uid in a user namespace and must be
 	// able to open it for writing.
 	old := unix.Umask(0)
-	err := unix.Mkfifo(path, 0o622)
+	err := unix.Mkfifo(filepath.Join(dir, state.FifoFile), 0o622)
 	unix.Umask(old)
 	if err != nil {
 		return nil, fmt.Errorf("create exec fifo: %w", err)
 	}
-	fd, err := unix.Open(path, unix.O_PATH|unix.O_CLOEXEC, 0)
+	fd, err := unix.Open(dir, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
 	if err != nil {
-		return nil, fmt.Errorf("open exec fifo: %w", err)
+		return nil, fmt.Errorf("open state dir: %w", err)
 	}
-	return os.NewFile(uintptr(fd), "exec.fifo"), nil
+	return os.NewFile(uintptr(fd), "state-dir"), nil
 }
 
 func writePidFile(path string, pid int) error {

@@ -51,8 +51,10 @@ func (c *Container) start() error {
 }
 
 // releaseInit opens the fifo for reading, which unblocks the init's open
-// for writing, and reads the byte it writes. A non-blocking open never
-// hangs; if the init died meanwhile we notice instead of waiting forever.
+// for writing, reads the byte it writes, then waits for end-of-file: the
+// init's write end is close-on-exec, so EOF means the user program has been
+// executed (or the init died). A non-blocking open never hangs, and the
+// liveness check between polls catches an init that died before opening.
 func (c *Container) releaseInit() error {
 	path := c.Store.Path(c.ID, state.FifoFile)
 	fd, err := unix.Open(path, unix.O_RDONLY|unix.O_NONBLOCK|unix.O_CLOEXEC, 0)
@@ -60,16 +62,25 @@ func (c *Container) releaseInit() error {
 		return fmt.Errorf("open exec fifo: %w", err)
 	}
 	defer unix.Close(fd)
+	got := false
 	buf := make([]byte, 1)
 	for wait := time.Millisecond; ; {
 		n, err := unix.Read(fd, buf)
-		if n == 1 {
-			break
-		}
-		if err != nil && err != unix.EAGAIN && err != unix.EINTR {
+		switch {
+		case n == 1:
+			got = true
+			continue
+		case n == 0 && err == nil && got:
+			// EOF after the byte: the init has exec'd.
+			return c.removeFifo(path)
+		case err != nil && err != unix.EAGAIN && err != unix.EINTR:
 			return fmt.Errorf("read exec fifo: %w", err)
 		}
+		// n == 0 before the byte: no writer has opened yet.
 		if !c.initAlive() {
+			if got {
+				return errors.New("container init exited before executing the process")
+			}
 			return errors.New("container init exited before start")
 		}
 		pfd := []unix.PollFd{{Fd: int32(fd), Events: unix.POLLIN}}
@@ -78,7 +89,10 @@ func (c *Container) releaseInit() error {
 			wait *= 2
 		}
 	}
-	// Without the fifo the derived status becomes "running".
+}
+
+// removeFifo makes the derived status "running".
+func (c *Container) removeFifo(path string) error {
 	if err := os.Remove(path); err != nil && !errors.Is(err, os.ErrNotExist) {
 		return fmt.Errorf("remove exec fifo: %w", err)
 	}

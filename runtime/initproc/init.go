@@ -22,6 +22,7 @@ import (
 	"github.com/gocker/gocker/hooks"
 	"github.com/gocker/gocker/runtime/proto"
 	"github.com/gocker/gocker/runtime/rootfs"
+	"github.com/gocker/gocker/runtime/state"
 )
 
 func init() {
@@ -72,6 +73,9 @@ func run(conn *proto.Conn, fifoFd int) error {
 		return err
 	}
 	b := m.Bootstrap
+	if b.Exec {
+		return runExec(conn, b)
+	}
 	s := b.Spec
 	if err := setupNamespaces(b); err != nil {
 		return err
@@ -94,7 +98,7 @@ func run(conn *proto.Conn, fifoFd int) error {
 		return err
 	}
 	st := b.State
-	st.Status = specs.StateCreating
+	st.Status = specs.StateCreated // see the parent's hooks: create is done
 	// createContainer hooks: in the container namespace, before pivot_root,
 	// with paths resolved in the runtime namespace (still visible here).
 	if err := hooks.Run(s.Hooks, hooks.CreateContainer, &st); err != nil {
@@ -154,19 +158,18 @@ func hasNewMountNS(s *specs.Spec) bool {
 }
 
 // waitForStart blocks opening the exec fifo for writing until `start` opens
-// it for reading, then writes one byte so start knows we are going on.
-// The fd is an O_PATH handle taken before pivot_root; reopening it through
-// /proc/self/fd works after the host paths are gone.
-func waitForStart(fifoFd int) error {
-	path := "/proc/self/fd/" + strconv.Itoa(fifoFd)
-	fd, err := unix.Open(path, unix.O_WRONLY|unix.O_CLOEXEC, 0)
+// it for reading, then writes one byte so start knows we are going on. The
+// fd stays open, close-on-exec, so start sees end-of-file exactly when our
+// execve succeeds (or we die): runtime-spec runs poststart hooks after the
+// user program is executed.
+func waitForStart(dirFd int) error {
+	fd, err := unix.Openat(dirFd, state.FifoFile, unix.O_WRONLY|unix.O_CLOEXEC, 0)
 	if err != nil {
 		return fmt.Errorf("open exec fifo: %w", err)
 	}
+	unix.Close(dirFd)
 	if _, err := unix.Write(fd, []byte{0}); err != nil {
 		return fmt.Errorf("write exec fifo: %w", err)
 	}
-	unix.Close(fd)
-	unix.Close(fifoFd)
 	return nil
 }

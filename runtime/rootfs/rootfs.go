@@ -58,7 +58,13 @@ func Prepare(o *Options) error {
 	// First of all, stop our mounts from reaching the host: the new mount
 	// namespace starts as a copy whose shared mounts are still peers of the
 	// host's (mount_namespaces(7), "Shared subtrees").
-	if err := unix.Mount("", "/", "", prop, ""); err != nil {
+	early := prop
+	if prop&unix.MS_UNBINDABLE != 0 {
+		// An unbindable rootfs could not be bound onto itself (mount(2):
+		// EINVAL); it becomes unbindable after the switch, in Finish.
+		early = unix.MS_SLAVE | unix.MS_REC
+	}
+	if err := unix.Mount("", "/", "", early, ""); err != nil {
 		return fmt.Errorf("set propagation of /: %w", err)
 	}
 	if err := makeParentPrivate(rootfs); err != nil {
@@ -117,8 +123,8 @@ func Finish(o *Options) error {
 	}
 	// Shared is applied only now, to the new root: before the switch it
 	// would have made the rootfs a peer of the host's mount and defeated
-	// pivot_root's "not shared" rule.
-	if prop&unix.MS_SHARED != 0 {
+	// pivot_root's "not shared" rule. Unbindable likewise (see Prepare).
+	if prop&(unix.MS_SHARED|unix.MS_UNBINDABLE) != 0 {
 		if err := unix.Mount("", "/", "", prop, ""); err != nil {
 			return fmt.Errorf("set propagation of /: %w", err)
 		}
