@@ -151,6 +151,12 @@ func (m *Manager) Apply(pid int) error {
 		m.rollback()
 		return fmt.Errorf("apply cgroup %s: %w", m.name(), m.explain(err, m.cg.Resources))
 	}
+	if dir := m.Paths()["devices"]; !m.v2 && m.created && dir != "" && !m.cg.Resources.SkipDevices {
+		if err := writeDevicesInOrder(dir, m.cg.Resources.Devices); err != nil {
+			m.rollback()
+			return fmt.Errorf("apply cgroup %s: %w", m.name(), err)
+		}
+	}
 	return nil
 }
 
