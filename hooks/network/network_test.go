@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net/netip"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -566,4 +567,128 @@ func TestPruneRemovesOrphans(t *testing.T) {
 		t.Errorf("second prune: %+v %v", rep, err)
 	}
 	mustTeardown(t, live, cfg)
+}
+
+// fakeBundle makes a bundle dir with a config.json naming rootfs and hostname.
+func fakeBundle(t *testing.T, withEtc bool) (bundle, rootfs string) {
+	t.Helper()
+	bundle = t.TempDir()
+	rootfs = filepath.Join(bundle, "rootfs")
+	os.MkdirAll(filepath.Join(rootfs, "etc"), 0o755)
+	if withEtc {
+		os.WriteFile(filepath.Join(rootfs, "etc/hosts"), []byte("orig-hosts\n"), 0o644)
+		os.WriteFile(filepath.Join(rootfs, "etc/resolv.conf"), []byte("orig-resolv\n"), 0o644)
+	}
+	os.WriteFile(filepath.Join(bundle, "config.json"), []byte(`{"ociVersion":"1.2.0","root":{"path":"rootfs"},"hostname":"gktest-box"}`), 0o644)
+	return bundle, rootfs
+}
+
+func TestFilesRootfsModeWritesInPlace(t *testing.T) {
+	tn := newTestNet(t)
+	bundle, rootfs := fakeBundle(t, false)
+	// A symlink pointing at a host file must not be followed out of the rootfs.
+	os.Symlink("/etc/gktest-must-not-exist", filepath.Join(rootfs, "etc/resolv.conf"))
+	cfg := tn.cfg(func(c *Config) { c.Hosts, c.Resolv, c.DNS = FilesRootfs, FilesRootfs, []string{"10.9.9.9"} })
+	c := newCtr(t, "gktest-files", 0)
+	l, err := Setup(c.state(bundle), cfg, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	hosts, _ := os.ReadFile(filepath.Join(rootfs, "etc/hosts"))
+	if !strings.Contains(string(hosts), l.IP.String()+"\tgktest-box\n") || !strings.Contains(string(hosts), "127.0.0.1\tlocalhost") {
+		t.Errorf("hosts:\n%s", hosts)
+	}
+	if _, err := os.Stat("/etc/gktest-must-not-exist"); err == nil {
+		os.Remove("/etc/gktest-must-not-exist")
+		t.Fatal("wrote through a symlink to the host")
+	}
+	// The symlink is followed inside the rootfs, as the container sees it.
+	resolv, _ := os.ReadFile(filepath.Join(rootfs, "etc/gktest-must-not-exist"))
+	if !strings.Contains(string(resolv), "nameserver 10.9.9.9\n") {
+		t.Errorf("resolv.conf:\n%s", resolv)
+	}
+	mustTeardown(t, c, cfg)
+}
+
+func TestFilesBindModeLeavesRootfsAlone(t *testing.T) {
+	tn := newTestNet(t)
+	bundle, rootfs := fakeBundle(t, true)
+	saved := hostResolvConf
+	hostResolvConf = filepath.Join(t.TempDir(), "resolv.conf")
+	defer func() { hostResolvConf = saved }()
+	os.WriteFile(hostResolvConf, []byte("nameserver 127.0.0.53\nnameserver 10.8.8.8\nsearch example.test\n"), 0o644)
+	cfg := tn.cfg(func(c *Config) { c.Hosts, c.Resolv = FilesBind, FilesBind })
+	c := newCtr(t, "gktest-bind", syscall.CLONE_NEWNS)
+	l, err := Setup(c.state(bundle), cfg, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Seen from inside the container's mount namespace: the generated files.
+	read := func(p string) string {
+		out, err := exec.Command("nsenter", fmt.Sprintf("--mount=/proc/%d/ns/mnt", c.pid()), "--", "/bin/busybox", "cat", p).CombinedOutput()
+		if err != nil {
+			t.Fatalf("cat %s: %v %s", p, err, out)
+		}
+		return string(out)
+	}
+	if h := read(filepath.Join(rootfs, "etc/hosts")); !strings.Contains(h, l.IP.String()+"\tgktest-box") {
+		t.Errorf("container hosts:\n%s", h)
+	}
+	r := read(filepath.Join(rootfs, "etc/resolv.conf"))
+	if !strings.Contains(r, "nameserver 10.8.8.8") || strings.Contains(r, "127.0.0.53") || !strings.Contains(r, "search example.test") {
+		t.Errorf("container resolv.conf:\n%s", r)
+	}
+	// Seen from the host: the bundle's files are untouched.
+	for name, want := range map[string]string{"hosts": "orig-hosts\n", "resolv.conf": "orig-resolv\n"} {
+		if b, _ := os.ReadFile(filepath.Join(rootfs, "etc", name)); string(b) != want {
+			t.Errorf("rootfs %s changed: %q", name, b)
+		}
+	}
+	mustTeardown(t, c, cfg)
+	if _, err := os.Stat(filesDir(&Store{dir: tn.stateDir}, tn.bridge, c.id)); err == nil {
+		t.Errorf("generated files left")
+	}
+}
+
+func TestFilesBindNeedsMountPoint(t *testing.T) {
+	tn := newTestNet(t)
+	bundle, _ := fakeBundle(t, false)
+	c := newCtr(t, "gktest-nomp", syscall.CLONE_NEWNS)
+	_, err := Setup(c.state(bundle), tn.cfg(func(c *Config) { c.Hosts = FilesBind }), "")
+	if err == nil || !strings.Contains(err.Error(), "needs /etc/hosts to exist") {
+		t.Fatalf("missing mount point: %v", err)
+	}
+	assertNoVeth(t, tn.bridge, c.id)
+}
+
+func TestUserBridgeIsKept(t *testing.T) {
+	tn := newTestNet(t)
+	br := &netlink.Bridge{LinkAttrs: netlink.LinkAttrs{Name: tn.bridge}}
+	if err := netlink.LinkAdd(br); err != nil {
+		t.Fatal(err)
+	}
+	c := newCtr(t, "gktest-userbr", 0)
+	mustSetup(t, c, tn.cfg())
+	mustTeardown(t, c, tn.cfg())
+	link, err := netlink.LinkByName(tn.bridge)
+	if err != nil {
+		t.Fatalf("the user's bridge was deleted: %v", err)
+	}
+	netlink.LinkDel(link) // ours to clean: the test made it
+}
+
+func TestHairpinToPublishedPort(t *testing.T) {
+	tn := newTestNet(t)
+	cfgA := tn.cfg(func(c *Config) { c.Ports = []PortMapping{{18120, 80, "tcp"}} })
+	a, b := newCtr(t, "gktest-ha", 0), newCtr(t, "gktest-hb", 0)
+	la := mustSetup(t, a, cfgA)
+	mustSetup(t, b, tn.cfg())
+	a.listen(t, 80, "hairpin-ok\n", false)
+	gw := tn.subnet.Addr().Next().String()
+	out, err := b.run(t, "nc", "-w", "3", gw, "18120")
+	if err != nil || !strings.Contains(out, "hairpin-ok") {
+		t.Errorf("b -> %s:18120 -> a (%s): %q %v", gw, la.IP, out, err)
+	}
+	mustTeardown(t, a, cfgA)
+	mustTeardown(t, b, tn.cfg())
 }
