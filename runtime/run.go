@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"os/exec"
 	"os/signal"
 	"sync"
 	"syscall"
@@ -84,9 +85,16 @@ func (c *Container) forceDestroy() {
 // waitForeground forwards signals to the init, proxies a terminal, and
 // waits for the init to exit.
 func (c *Container) waitForeground(init *Init, sigs chan os.Signal) int {
+	return waitProcess(init.Cmd, init.Console, sigs)
+}
+
+// waitProcess forwards signals to cmd's process (the init for run, the
+// extra process for exec), proxies its terminal if pty is set, waits for
+// it and returns its exit code: the status, or 128+N for signal N.
+func waitProcess(cmd *exec.Cmd, pty *os.File, sigs chan os.Signal) int {
 	var copied sync.WaitGroup
-	if init.Console != nil {
-		restore := proxyConsole(init.Console, &copied)
+	if pty != nil {
+		restore := proxyConsole(pty, &copied)
 		defer restore()
 	}
 	done := make(chan struct{})
@@ -94,26 +102,26 @@ func (c *Container) waitForeground(init *Init, sigs chan os.Signal) int {
 		for {
 			select {
 			case s := <-sigs:
-				c.forward(s, init.Console)
+				forward(s, cmd.Process.Pid, pty)
 			case <-done:
 				return
 			}
 		}
 	}()
-	init.Cmd.Wait()
+	cmd.Wait()
 	close(done)
-	if init.Console != nil {
+	if pty != nil {
 		waitTimeout(&copied, time.Second)
-		init.Console.Close()
+		pty.Close()
 	}
-	ws, _ := init.Cmd.ProcessState.Sys().(syscall.WaitStatus)
+	ws, _ := cmd.ProcessState.Sys().(syscall.WaitStatus)
 	if ws.Signaled() {
 		return 128 + int(ws.Signal())
 	}
 	return ws.ExitStatus()
 }
 
-func (c *Container) forward(s os.Signal, pty *os.File) {
+func forward(s os.Signal, pid int, pty *os.File) {
 	sig, ok := s.(syscall.Signal)
 	if !ok {
 		return
@@ -123,15 +131,20 @@ func (c *Container) forward(s os.Signal, pty *os.File) {
 		return // ours, or the Go runtime's preemption signal
 	case unix.SIGWINCH:
 		if pty != nil {
-			if cur, err := console.ConsoleFromFile(os.Stdin); err == nil {
-				if sz, err := cur.Size(); err == nil {
-					unix.IoctlSetWinsize(int(pty.Fd()), unix.TIOCSWINSZ, &unix.Winsize{Row: sz.Height, Col: sz.Width})
-				}
-			}
+			resizeFromStdin(pty)
 		}
 		return
 	}
-	unix.Kill(c.State.InitPid, sig)
+	unix.Kill(pid, sig)
+}
+
+// resizeFromStdin copies the caller's terminal size to the pty.
+func resizeFromStdin(pty *os.File) {
+	if cur, err := console.ConsoleFromFile(os.Stdin); err == nil {
+		if sz, err := cur.Size(); err == nil {
+			unix.IoctlSetWinsize(int(pty.Fd()), unix.TIOCSWINSZ, &unix.Winsize{Row: sz.Height, Col: sz.Width})
+		}
+	}
 }
 
 // proxyConsole copies stdin to the pty and the pty to stdout, with the

@@ -6,6 +6,7 @@ import (
 	"os/exec"
 	goruntime "runtime"
 	"strconv"
+	"strings"
 	"syscall"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
@@ -46,7 +47,7 @@ func planNamespaces(s *specs.Spec) (*nsPlan, error) {
 	if s.Linux == nil {
 		return p, nil
 	}
-	var userPath, mntPath string
+	var userPath, mntPath, timePath string
 	newFlags := uintptr(0)
 	for _, ns := range s.Linux.Namespaces {
 		flag, ok := nsFlags[ns.Type]
@@ -62,20 +63,17 @@ func planNamespaces(s *specs.Spec) (*nsPlan, error) {
 			userPath = ns.Path
 		case specs.MountNamespace:
 			mntPath = ns.Path
+		case specs.TimeNamespace:
+			// setns(2) into a time namespace fails with EUSERS in a
+			// multi-threaded process (kernel/time/namespace.c), so the C
+			// constructor joins it too.
+			timePath = ns.Path
 		default:
 			p.setns = append(p.setns, ns.Path)
 			p.setnsT = append(p.setnsT, flag)
 		}
 	}
-	if userPath != "" {
-		p.cEnter = "user:" + userPath
-	}
-	if mntPath != "" {
-		if p.cEnter != "" {
-			p.cEnter += ","
-		}
-		p.cEnter += "mnt:" + mntPath
-	}
+	p.cEnter = cEnterList(timePath, userPath, mntPath)
 	p.cgroupNS = newFlags&unix.CLONE_NEWCGROUP != 0
 	p.timeNS = newFlags&unix.CLONE_NEWTIME != 0
 	newFlags &^= unix.CLONE_NEWCGROUP | unix.CLONE_NEWTIME
@@ -94,6 +92,19 @@ func planNamespaces(s *specs.Spec) (*nsPlan, error) {
 	return p, nil
 }
 
+// cEnterList is the constructor's join list. Time comes first, while we
+// still have every capability in the host user namespace; then user, then
+// mnt, which needs CAP_SYS_ADMIN in the user namespace that owns it.
+func cEnterList(timePath, userPath, mntPath string) string {
+	var list []string
+	for _, e := range [][2]string{{"time", timePath}, {"user", userPath}, {"mnt", mntPath}} {
+		if e[1] != "" {
+			list = append(list, e[0]+":"+e[1])
+		}
+	}
+	return strings.Join(list, ",")
+}
+
 // idMaps converts the spec's mappings for os/exec, which writes them from
 // the parent between clone and the child's execve.
 func idMaps(m []specs.LinuxIDMapping) []syscall.SysProcIDMap {
@@ -108,8 +119,9 @@ type spawnArgs struct {
 	spec      *specs.Spec
 	plan      *nsPlan
 	childSync *os.File
-	fifo      *os.File
+	fifo      *os.File // nil for exec: no start handshake
 	preserve  int
+	cgroup    *os.File // non-nil: clone3 CLONE_INTO_CGROUP into this cgroup dir (v2)
 	stdio     [3]*os.File
 	logLevel  string
 }
@@ -121,10 +133,15 @@ func spawn(a *spawnArgs) (*exec.Cmd, error) {
 		cmd.ExtraFiles = append(cmd.ExtraFiles, os.NewFile(uintptr(3+i), "preserved-"+strconv.Itoa(3+i)))
 	}
 	syncFd := 3 + len(cmd.ExtraFiles)
-	cmd.ExtraFiles = append(cmd.ExtraFiles, a.childSync, a.fifo)
+	cmd.ExtraFiles = append(cmd.ExtraFiles, a.childSync)
+	fifoFd := -1
+	if a.fifo != nil {
+		cmd.ExtraFiles = append(cmd.ExtraFiles, a.fifo)
+		fifoFd = syncFd + 1
+	}
 	cmd.Env = []string{
 		proto.EnvSyncFD + "=" + strconv.Itoa(syncFd),
-		proto.EnvFifoFD + "=" + strconv.Itoa(syncFd+1),
+		proto.EnvFifoFD + "=" + strconv.Itoa(fifoFd),
 		proto.EnvLogLvl + "=" + a.logLevel,
 	}
 	if a.plan.cEnter != "" {
@@ -144,6 +161,9 @@ func spawn(a *spawnArgs) (*exec.Cmd, error) {
 		// capability. Become the namespace's root first; os/exec does this
 		// after the maps are written.
 		attr.Credential = &syscall.Credential{Uid: 0, Gid: 0, NoSetGroups: true}
+	}
+	if a.cgroup != nil {
+		attr.UseCgroupFD, attr.CgroupFD = true, int(a.cgroup.Fd())
 	}
 	cmd.SysProcAttr = attr
 	if len(a.plan.setns) == 0 {

@@ -39,6 +39,11 @@ func prepareProcess(b *proto.Bootstrap) (*process, error) {
 	}
 	p := &process{spec: ps, preserve: b.PreserveFDs}
 	p.env = withHome(ps.Env, ps.User.UID)
+	if b.ListenFDs > 0 {
+		// sd_listen_fds(3) checks LISTEN_PID against getpid(): our pid as
+		// the program will see it, 1 in a new pid namespace.
+		p.env = append(p.env, "LISTEN_FDS="+strconv.Itoa(b.ListenFDs), "LISTEN_PID="+strconv.Itoa(os.Getpid()))
+	}
 	// process.cwd is resolved here, after pivot_root, inside the
 	// container's mount namespace (CVE-2024-21626 lived in this step).
 	if err := unix.Chdir(ps.Cwd); err != nil {

@@ -18,6 +18,10 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#ifndef CLONE_NEWTIME
+#define CLONE_NEWTIME 0x00000080
+#endif
+
 static void nsenter_fail(const char *what, const char *path, int err)
 {
 	char msg[1024];
@@ -36,6 +40,7 @@ static int ns_flag(const char *type)
 {
 	if (!strcmp(type, "user")) return CLONE_NEWUSER;
 	if (!strcmp(type, "mnt")) return CLONE_NEWNS;
+	if (!strcmp(type, "time")) return CLONE_NEWTIME; // EUSERS from a threaded process
 	return -1;
 }
 

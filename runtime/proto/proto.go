@@ -47,6 +47,16 @@ type Bootstrap struct {
 	CgroupNS     bool              `json:"cgroupNS,omitempty"` // unshare a cgroup ns after joining the cgroup
 	TimeNS       bool              `json:"timeNS,omitempty"`   // unshare a time ns and write the offsets
 	PreserveFDs  int               `json:"preserveFDs,omitempty"`
+	// ListenFDs of the preserved fds are socket-activation fds (systemd's
+	// LISTEN_FDS): the init sets LISTEN_FDS and LISTEN_PID for them.
+	ListenFDs int `json:"listenFDs,omitempty"`
+	// Exec: the child is an extra process for `gocker exec`, already in
+	// the container's namespaces and cgroup. No rootfs setup, no hooks, no
+	// exec fifo: it sets up its console and the process and execve()s.
+	Exec bool `json:"exec,omitempty"`
+	// Chroot, for exec into a container without its own mount namespace:
+	// the init's root, which the exec process must share.
+	Chroot string `json:"chroot,omitempty"`
 	// State is the OCI state for createContainer and startContainer hooks,
 	// with the init's host pid.
 	State specs.State `json:"state"`
