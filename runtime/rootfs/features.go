@@ -1,0 +1,23 @@
+package rootfs
+
+import "slices"
+
+// MountOptions lists the mount options gocker understands, for `gocker
+// features` (runtime-spec features.md "mountOptions"): mount(2) flags,
+// propagation types, the recursive (mount_setattr) forms and "defaults".
+// idmap/ridmap are parsed but refused, so they are not listed. Any other
+// option is passed to the filesystem as data.
+func MountOptions() []string {
+	out := []string{"defaults"}
+	for o := range flagOptions {
+		out = append(out, o)
+	}
+	for o := range propagationOptions {
+		out = append(out, o)
+	}
+	for o := range recursiveOptions {
+		out = append(out, o)
+	}
+	slices.Sort(out)
+	return out
+}
