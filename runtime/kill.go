@@ -24,14 +24,20 @@ func Kill(o Options, id string, sig unix.Signal, all bool) error {
 		return err
 	}
 	defer lock.Release()
-	switch c.Status() {
+	st := c.Status()
+	switch st {
 	case specs.StateStopped, specs.StateCreating:
 		return ErrNotRunning
 	}
 	if all {
-		return c.killAll(sig)
+		err = c.killAll(sig)
+	} else {
+		err = c.signalInit(sig)
 	}
-	return c.signalInit(sig)
+	if err == nil && sig == unix.SIGKILL {
+		c.thawForKill(st == StatusPaused)
+	}
+	return err
 }
 
 // signalInit signals through a pidfd checked against the stored start time,
