@@ -144,6 +144,7 @@ func (cr *creation) run(raw []byte, plan *nsPlan) (*Init, error) {
 	cr.cmd, err = spawn(&spawnArgs{
 		spec: c.Spec, plan: plan, childSync: childSync, fifo: fifo, preserve: cr.co.PreserveFDs,
 		stdio: [3]*os.File{os.Stdin, os.Stdout, os.Stderr}, logLevel: logrus.GetLevel().String(),
+		scratch: st.Dir(c.ID),
 	})
 	childSync.Close()
 	if err != nil {

@@ -124,11 +124,21 @@ type spawnArgs struct {
 	cgroup    *os.File // non-nil: clone3 CLONE_INTO_CGROUP into this cgroup dir (v2)
 	stdio     [3]*os.File
 	logLevel  string
+	// scratch is a directory gocker owns (the container's state dir), the
+	// second lower layer of the overlay that protects the binary; "" falls
+	// back to a sealed memfd copy (see sealedSelf).
+	scratch string
 }
 
 // spawn starts `gocker init` in its namespaces.
 func spawn(a *spawnArgs) (*exec.Cmd, error) {
-	cmd := &exec.Cmd{Path: "/proc/self/exe", Args: []string{"gocker", "init"}}
+	// Never execve the host binary itself (CVE-2019-5736, see selfexe.go).
+	exe, err := sealedSelf(a.scratch)
+	if err != nil {
+		return nil, fmt.Errorf("protect gocker binary: %w", err)
+	}
+	defer exe.Close()
+	cmd := &exec.Cmd{Args: []string{"gocker", "init"}}
 	for i := 0; i < a.preserve; i++ {
 		cmd.ExtraFiles = append(cmd.ExtraFiles, os.NewFile(uintptr(3+i), "preserved-"+strconv.Itoa(3+i)))
 	}
@@ -166,6 +176,12 @@ func spawn(a *spawnArgs) (*exec.Cmd, error) {
 		attr.UseCgroupFD, attr.CgroupFD = true, int(a.cgroup.Fd())
 	}
 	cmd.SysProcAttr = attr
+	path, exeDup, err := execPath(exe, 3+len(cmd.ExtraFiles))
+	if err != nil {
+		return nil, err
+	}
+	defer exeDup.Close()
+	cmd.Path = path
 	if len(a.plan.setns) == 0 {
 		return cmd, cmd.Start()
 	}

@@ -29,6 +29,13 @@ func init() {
 	// Runs before main, so the main goroutine stays on the main thread.
 	if len(os.Args) > 1 && os.Args[1] == "init" {
 		goruntime.LockOSThread()
+		// Non-dumpable until execve: processes without CAP_SYS_PTRACE
+		// cannot ptrace us or open our /proc/PID/{exe,fd,mem,environ,...}
+		// (ptrace(2), "Ptrace access mode checking"), while we hold host
+		// fds and still run the gocker binary (CVE-2016-9962). execve of
+		// the user's program resets the flag; credential changes on the way
+		// keep it off (fs.suid_dumpable).
+		unix.Prctl(unix.PR_SET_DUMPABLE, 0, 0, 0, 0)
 	}
 }
 
