@@ -2,7 +2,6 @@ package initproc
 
 import (
 	"fmt"
-	"os"
 	"path/filepath"
 	"strings"
 
@@ -71,7 +70,7 @@ func writeTimeOffsets(offs map[string]specs.LinuxTimeOffset) error {
 		}
 		fmt.Fprintf(&sb, "%s %d %d\n", clock, o.Secs, o.Nanosecs)
 	}
-	if err := os.WriteFile("/proc/self/timens_offsets", []byte(sb.String()), 0); err != nil {
+	if err := writeProc("self/timens_offsets", []byte(sb.String())); err != nil {
 		return fmt.Errorf("write timens_offsets: %w", err)
 	}
 	return nil
@@ -84,7 +83,7 @@ func setupEarlyProcess(b *proto.Bootstrap) error {
 		return nil
 	}
 	v := fmt.Sprintf("%d", *p.OOMScoreAdj)
-	if err := os.WriteFile("/proc/self/oom_score_adj", []byte(v), 0); err != nil {
+	if err := writeProc("self/oom_score_adj", []byte(v)); err != nil {
 		// Lowering the score needs CAP_SYS_RESOURCE (proc(5)).
 		return fmt.Errorf("set process.oomScoreAdj to %s: %w", v, err)
 	}
@@ -94,12 +93,18 @@ func setupEarlyProcess(b *proto.Bootstrap) error {
 // writeSysctls writes linux.sysctl through the container's /proc, so the
 // values land in the container's namespaces.
 func writeSysctls(s *specs.Spec) error {
-	if s.Linux == nil {
+	if s.Linux == nil || len(s.Linux.Sysctl) == 0 {
 		return nil
 	}
+	// Through a verified procfs root, refusing overmounts (procfs.go).
+	proc, err := openProcRoot("/proc")
+	if err != nil {
+		return fmt.Errorf("linux.sysctl: %w", err)
+	}
+	defer proc.Close()
 	for k, v := range s.Linux.Sysctl {
-		path := filepath.Join("/proc/sys", strings.ReplaceAll(k, ".", "/"))
-		if err := os.WriteFile(path, []byte(v), 0); err != nil {
+		rel := filepath.Join("sys", strings.ReplaceAll(k, ".", "/"))
+		if err := proc.write(rel, []byte(v)); err != nil {
 			return fmt.Errorf("linux.sysctl %s=%s: %w", k, v, err)
 		}
 	}
@@ -141,7 +146,13 @@ func setupConsole(conn *proto.Conn, s *specs.Spec) error {
 			return fmt.Errorf("set console size: %w", err)
 		}
 	}
-	if err := rootfs.SetupConsole(slavePath); err != nil {
+	// Bind the pty we opened, not whatever /dev/pts/N names by the time
+	// of the mount (CVE-2025-52565).
+	src := slavePath
+	if onProcfs("/proc/self/fd") {
+		src = fmt.Sprintf("/proc/self/fd/%d", slave)
+	}
+	if err := rootfs.SetupConsole(src); err != nil {
 		return err
 	}
 	if _, err := unix.Setsid(); err != nil {

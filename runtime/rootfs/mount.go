@@ -247,19 +247,27 @@ func (s *setup) checkProcDest(h *os.File, m specs.Mount, o *mountOpts) error {
 	if err != nil {
 		return err
 	}
-	if dest == "/proc" || !strings.HasPrefix(dest, "/proc/") {
-		return nil
-	}
-	if validProcMounts[dest] {
-		return nil
-	}
-	if o.isBind() {
-		var st unix.Statfs_t
-		if err := unix.Statfs(m.Source, &st); err == nil && st.Type == unix.PROC_SUPER_MAGIC {
+	if dest == "/proc" {
+		// Only procfs on /proc itself (runc's rule): the runtime and the
+		// kernel interfaces it writes to must be the real ones
+		// (CVE-2019-16884).
+		if (!o.isBind() && m.Type == "proc") || (o.isBind() && isProcSource(m.Source)) {
 			return nil
 		}
+		return fmt.Errorf("/proc cannot be mounted because %q (type %q) is not procfs", m.Source, m.Type)
+	}
+	if !strings.HasPrefix(dest, "/proc/") || validProcMounts[dest] {
+		return nil
+	}
+	if o.isBind() && isProcSource(m.Source) {
+		return nil
 	}
 	return fmt.Errorf("%s cannot be mounted because it is inside /proc", dest)
+}
+
+func isProcSource(src string) bool {
+	var st unix.Statfs_t
+	return unix.Statfs(src, &st) == nil && st.Type == unix.PROC_SUPER_MAGIC
 }
 
 // containerPath is where handle h (opened inside the rootfs) sits, seen

@@ -85,11 +85,36 @@ func maskPath(p string) error {
 	}
 	t := mountTarget(h, p)
 	if st.Mode&unix.S_IFMT == unix.S_IFDIR {
-		err = unix.Mount("tmpfs", t, "tmpfs", unix.MS_RDONLY, "")
-	} else {
-		err = unix.Mount("/dev/null", t, "", unix.MS_BIND, "")
+		return unix.Mount("tmpfs", t, "tmpfs", unix.MS_RDONLY, "")
 	}
-	return err
+	null, err := openNullDevice()
+	if err != nil {
+		return err
+	}
+	defer null.Close()
+	return unix.Mount(mountTarget(null, "/dev/null"), t, "", unix.MS_BIND, "")
+}
+
+// openNullDevice returns a handle on the container's /dev/null after
+// checking it is the null device, character 1:3. Were it a symlink or
+// another file, binding "/dev/null" would bind that file over the masked
+// path, readable and writable (CVE-2025-31133).
+func openNullDevice() (*os.File, error) {
+	f, err := os.OpenFile("/dev/null", unix.O_PATH|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return nil, fmt.Errorf("open /dev/null: %w", err)
+	}
+	var st unix.Stat_t
+	if err := unix.Fstat(int(f.Fd()), &st); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("stat /dev/null: %w", err)
+	}
+	if st.Mode&unix.S_IFMT != unix.S_IFCHR || unix.Major(st.Rdev) != 1 || unix.Minor(st.Rdev) != 3 {
+		f.Close()
+		return nil, fmt.Errorf("/dev/null is not the null device (mode %#o, device %d:%d); refusing to mask with it",
+			st.Mode, unix.Major(st.Rdev), unix.Minor(st.Rdev))
+	}
+	return f, nil
 }
 
 // remountReadonly makes the mount at p read-only (root.readonly), keeping
