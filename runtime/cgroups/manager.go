@@ -173,10 +173,29 @@ func (m *Manager) applyRetry(pid int) error {
 	return err
 }
 
+// rollback undoes a failed Apply. When the failure came after pid joined,
+// rmdir keeps failing with EBUSY until the caller kills it, so Destroy
+// would spend its whole destroyTimeout here on every rejected config; the
+// cgroup is then left to the caller, for whom Created() stays true (create
+// kills the init, then KillAll and Destroy).
 func (m *Manager) rollback() {
-	if m.created {
+	if m.created && !m.hasProcesses() {
 		_ = m.Destroy()
 	}
+}
+
+// hasProcesses reports whether any hierarchy's cgroup holds a process (on
+// v1 a failed Apply may have moved the pid into only some of them).
+func (m *Manager) hasProcesses() bool {
+	for _, p := range m.Paths() {
+		if p == "" || !cgroups.PathExists(p) {
+			continue
+		}
+		if pids, err := cgroups.GetAllPids(p); err != nil || len(pids) > 0 {
+			return true
+		}
+	}
+	return false
 }
 
 func (m *Manager) name() string {
@@ -218,8 +237,43 @@ func (m *Manager) Set(res *specs.LinuxResources) error {
 	if err != nil {
 		return err
 	}
+	if m.v2 && res != nil {
+		if err := m.checkUsageV2(res.Memory); err != nil {
+			return err
+		}
+	}
 	if err := m.mgr.Set(r); err != nil {
 		return fmt.Errorf("update cgroup %s: %w", m.name(), m.explain(err, r))
+	}
+	return nil
+}
+
+// checkUsageV2 refuses a new memory limit below the current usage, as v1's
+// kernel does by itself (see explain). A v2 memory.max write always
+// succeeds and the kernel then reclaims and OOM-kills the container's
+// processes to get under it (Documentation/admin-guide/cgroup-v2.rst,
+// memory.max), so an update on v2 acts as if the runtime-spec's
+// memory.checkBeforeUpdate were set, unless it is explicitly false.
+func (m *Manager) checkUsageV2(mem *specs.LinuxMemory) error {
+	if mem == nil || (mem.CheckBeforeUpdate != nil && !*mem.CheckBeforeUpdate) {
+		return nil
+	}
+	dir := m.mgr.Path("")
+	usage, err := fscommon.GetCgroupParamUint(dir, "memory.current")
+	if err != nil {
+		return nil // no memory controller here: the write reports it
+	}
+	f := resField + ".memory"
+	if l := mem.Limit; l != nil && *l > 0 && uint64(*l) < usage {
+		return fieldErr(f+".limit", "%d is below the container's current usage of %d bytes", *l, usage)
+	}
+	// memory.swap is the memory+swap total (runtime-spec), so it is
+	// compared with memory and swap usage together.
+	if sw := mem.Swap; sw != nil && *sw > 0 {
+		swapUsage, _ := fscommon.GetCgroupParamUint(dir, "memory.swap.current")
+		if uint64(*sw) < usage+swapUsage {
+			return fieldErr(f+".swap", "%d is below the container's current memory+swap usage of %d bytes", *sw, usage+swapUsage)
+		}
 	}
 	return nil
 }
