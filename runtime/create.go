@@ -141,14 +141,21 @@ func (cr *creation) run(raw []byte, plan *nsPlan) (*Init, error) {
 		return nil, err
 	}
 	cr.conn = conn
+	// The cgroup directories and limits are made while the child starts.
+	cgDone := make(chan error, 1)
+	go func() { cgDone <- cr.cg.Apply(-1) }()
 	cr.cmd, err = spawn(&spawnArgs{
 		spec: c.Spec, plan: plan, childSync: childSync, fifo: fifo, preserve: cr.co.PreserveFDs,
 		stdio: [3]*os.File{os.Stdin, os.Stdout, os.Stderr}, logLevel: logrus.GetLevel().String(),
 		scratch: st.Dir(c.ID),
 	})
 	childSync.Close()
+	cgErr := <-cgDone // before any return: cleanup must not race Apply
 	if err != nil {
 		return nil, fmt.Errorf("start container init: %w", err)
+	}
+	if cgErr != nil {
+		return nil, fmt.Errorf("create cgroup: %w", cgErr)
 	}
 	pid := cr.cmd.Process.Pid
 	start, _, err := procStat(pid)
@@ -156,10 +163,17 @@ func (cr *creation) run(raw []byte, plan *nsPlan) (*Init, error) {
 		return nil, fmt.Errorf("read init start time: %w", err)
 	}
 	c.State.InitPid, c.State.InitStart = pid, start
-	if err := cr.cg.Apply(pid); err != nil {
-		return nil, fmt.Errorf("join cgroup: %w", err)
-	}
 	c.State.CgroupShared = !cr.cg.Created()
+	// On cgroup v1 the first write to cgroup.procs waits for an RCU grace
+	// period (the percpu cgroup_threadgroup_rwsem), often 5-10 ms, so the
+	// init is told to go on first and sets up its rootfs meanwhile; it
+	// asks for its hooks only after we are done here. A cgroup namespace
+	// must be unshared inside the cgroup, so then the move comes first.
+	if plan.cgroupNS {
+		if err := cr.cg.AddPid(pid, nil); err != nil {
+			return nil, fmt.Errorf("join cgroup: %w", err)
+		}
+	}
 	absMountSources(c.Spec, c.State.Bundle)
 	b := &proto.Bootstrap{
 		ID: c.ID, Bundle: c.State.Bundle, Rootfs: c.State.Rootfs, Spec: c.Spec,
@@ -169,6 +183,11 @@ func (cr *creation) run(raw []byte, plan *nsPlan) (*Init, error) {
 	}
 	if err := conn.Send(&proto.Msg{Type: proto.TypeBootstrap, Bootstrap: b}, -1); err != nil {
 		return nil, cr.initError(err)
+	}
+	if !plan.cgroupNS {
+		if err := cr.cg.AddPid(pid, nil); err != nil {
+			return nil, fmt.Errorf("join cgroup: %w", err)
+		}
 	}
 	return cr.converse(sock)
 }
