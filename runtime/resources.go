@@ -71,13 +71,15 @@ func Pause(o Options, id string) error {
 	return m.Freeze()
 }
 
-// Resume thaws a paused container.
+// Resume thaws a paused container. It takes no lock: an `exec
+// --ignore-paused` holds the container lock until its process runs, which
+// in a frozen cgroup is only after this resume. Thawing cannot harm a
+// concurrent verb (delete thaws too, to deliver its SIGKILLs).
 func Resume(o Options, id string) error {
-	c, lock, err := loadLocked(o, id)
+	c, err := Load(o, id)
 	if err != nil {
 		return err
 	}
-	defer lock.Release()
 	if c.Status() != StatusPaused {
 		return ErrNotPaused
 	}
