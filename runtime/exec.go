@@ -106,27 +106,35 @@ type execution struct {
 }
 
 func (c *Container) startExec(eo *ExecOpts, sub map[string]string) (*Init, error) {
-	lock, err := c.Store.Lock(c.ID)
-	if err != nil {
-		return nil, err
-	}
-	defer lock.Release()
-	if err := c.checkExecStatus(eo.IgnorePaused); err != nil {
-		return nil, err
-	}
-	if err := checkExecFiles(eo); err != nil {
-		return nil, err
-	}
 	x := &execution{c: c, eo: eo}
 	defer x.cleanup()
-	if err := x.spawn(sub); err != nil {
+	if err := x.spawnLocked(sub); err != nil {
 		return nil, err
 	}
+	// Not under the lock: in a paused container (--ignore-paused) the
+	// child is frozen until `resume`, which needs the lock.
 	if err := x.converse(); err != nil {
 		return nil, err
 	}
 	x.done = true
 	return &Init{Cmd: x.cmd, Console: x.console}, nil
+}
+
+// spawnLocked checks the container and starts the child in it while
+// holding the container's lock, so that no delete can come in between.
+func (x *execution) spawnLocked(sub map[string]string) error {
+	lock, err := x.c.Store.Lock(x.c.ID)
+	if err != nil {
+		return err
+	}
+	defer lock.Release()
+	if err := x.c.checkExecStatus(x.eo.IgnorePaused); err != nil {
+		return err
+	}
+	if err := checkExecFiles(x.eo); err != nil {
+		return err
+	}
+	return x.spawn(sub)
 }
 
 func (c *Container) checkExecStatus(ignorePaused bool) error {

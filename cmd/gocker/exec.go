@@ -44,7 +44,19 @@ func init() {
 	})
 }
 
+// execAction fails with exit code 255, as runc exec does, so that a caller
+// can tell gocker's failure from most exit codes of the process.
 func execAction(c *cli.Context) error {
+	err := execCommand(c)
+	var ec exitStatus
+	if err != nil && !asExit(err, &ec) {
+		reportError(fmt.Errorf("exec failed: %w", err))
+		return exitStatus(255)
+	}
+	return err
+}
+
+func execCommand(c *cli.Context) error {
 	if c.NArg() < 1 {
 		return errors.New("exec: container id cannot be empty")
 	}
@@ -77,7 +89,7 @@ func execAction(c *cli.Context) error {
 		PreserveFDs: c.Int("preserve-fds"), IgnorePaused: c.Bool("ignore-paused"), Cgroups: c.StringSlice("cgroup"),
 	})
 	if err != nil {
-		return fmt.Errorf("exec failed: %w", err)
+		return err
 	}
 	if code != 0 {
 		return exitStatus(code)
