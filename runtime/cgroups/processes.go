@@ -62,6 +62,11 @@ func (m *Manager) KillAll() error {
 	if !m.Exists() {
 		return nil
 	}
+	// The common case at delete: the init is gone and took its pid
+	// namespace with it. Freezing an empty cgroup would only cost time.
+	if pids, err := m.Pids(); err == nil && len(pids) == 0 {
+		return nil
+	}
 	if m.v2 && m.cgroupKill() {
 		return m.waitEmpty()
 	}
