@@ -1,11 +1,15 @@
 package main
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 
+	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"github.com/urfave/cli/v2"
 
+	"github.com/gocker/gocker/hooks/network"
 	gspec "github.com/gocker/gocker/spec"
 )
 
@@ -16,11 +20,25 @@ func init() {
 		Flags: []cli.Flag{
 			&cli.StringFlag{Name: "bundle", Aliases: []string{"b"}, Usage: "directory to write config.json in"},
 			&cli.BoolFlag{Name: "rootless", Usage: "a config for rootless containers"},
+			&cli.StringFlag{Name: "network", Usage: "\"bridge\": add gocker's network hook (see hooks/network/README.md)"},
+			&cli.StringSliceFlag{Name: "network-opt", Usage: "a network hook setting KEY=VALUE (bridge, subnet, ip, mtu, ports, hosts, resolv, dns)"},
 		},
 		Action: func(c *cli.Context) error {
 			s := gspec.Default()
 			if c.Bool("rootless") {
 				gspec.MakeRootless(s, uint32(os.Geteuid()), uint32(os.Getegid()))
+			}
+			switch n := c.String("network"); n {
+			case "":
+				if len(c.StringSlice("network-opt")) > 0 {
+					return fmt.Errorf("--network-opt needs --network bridge")
+				}
+			case "bridge":
+				if err := addNetwork(c, s); err != nil {
+					return err
+				}
+			default:
+				return fmt.Errorf("--network: unknown mode %q (want bridge)", n)
 			}
 			dir := c.String("bundle")
 			if dir == "" {
@@ -29,4 +47,26 @@ func init() {
 			return gspec.Write(s, filepath.Join(dir, "config.json"))
 		},
 	})
+}
+
+// addNetwork wires the hook with this binary's absolute path, since
+// runtime-spec requires absolute hook paths.
+func addNetwork(c *cli.Context, s *specs.Spec) error {
+	opts := map[string]string{}
+	for _, kv := range c.StringSlice("network-opt") {
+		k, v, ok := strings.Cut(kv, "=")
+		if !ok {
+			return fmt.Errorf("--network-opt %q: want KEY=VALUE", kv)
+		}
+		opts[k] = v
+	}
+	cfg, err := network.Resolve(nil, opts)
+	if err != nil {
+		return err
+	}
+	self, err := os.Executable()
+	if err != nil {
+		return fmt.Errorf("find the gocker binary: %w", err)
+	}
+	return network.AddToSpec(s, self, cfg)
 }
