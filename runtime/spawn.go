@@ -154,6 +154,15 @@ func spawn(a *spawnArgs) (*exec.Cmd, error) {
 		proto.EnvFifoFD + "=" + strconv.Itoa(fifoFd),
 		proto.EnvLogLvl + "=" + a.logLevel,
 	}
+	listener, err := dialSeccompListener(a.spec)
+	if err != nil {
+		return nil, err
+	}
+	if listener != nil {
+		defer listener.Close()
+		cmd.ExtraFiles = append(cmd.ExtraFiles, listener)
+		cmd.Env = append(cmd.Env, proto.EnvSeccompFD+"="+strconv.Itoa(2+len(cmd.ExtraFiles)))
+	}
 	if a.plan.cEnter != "" {
 		cmd.Env = append(cmd.Env, nsenter.EnvJoin+"="+a.plan.cEnter)
 	}

@@ -24,6 +24,7 @@ type process struct {
 	env      []string
 	caps     *caps.Set
 	filter   *seccomp.Filter
+	listener *listener // SCMP_ACT_NOTIFY agent connection, or nil
 	preserve int
 }
 
@@ -66,6 +67,9 @@ func prepareProcess(b *proto.Bootstrap) (*process, error) {
 		if p.filter, err = seccomp.Compile(b.Spec.Linux.Seccomp); err != nil {
 			return nil, err
 		}
+	}
+	if p.listener, err = prepareListener(b, p.filter); err != nil {
+		return nil, err
 	}
 	return p, nil
 }
@@ -174,6 +178,11 @@ func (p *process) exec() error {
 			return err
 		}
 	}
+	// A uid change re-sets dumpable to fs.suid_dumpable, which a host
+	// may have set to 1: stay non-dumpable until execve (CVE-2016-9962).
+	if err := unix.Prctl(unix.PR_SET_DUMPABLE, 0, 0, 0, 0); err != nil {
+		return fmt.Errorf("prctl dumpable: %w", err)
+	}
 	if err := unix.Prctl(unix.PR_SET_KEEPCAPS, 0, 0, 0, 0); err != nil {
 		return fmt.Errorf("prctl keepcaps: %w", err)
 	}
@@ -197,10 +206,11 @@ func (p *process) installSeccomp() error {
 		return fmt.Errorf("install seccomp filter: %w", err)
 	}
 	if fd >= 0 {
-		// The listener path is a host path; after pivot_root only the
-		// parent could reach it. Listener support is wired in issue 5.
-		unix.Close(fd)
-		return errors.New("seccomp SCMP_ACT_NOTIFY is not supported yet")
+		if p.listener == nil {
+			unix.Close(fd)
+			return errors.New("seccomp: the filter has a listener but there is no agent connection")
+		}
+		return p.listener.send(fd)
 	}
 	return nil
 }

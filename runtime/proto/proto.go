@@ -32,6 +32,9 @@ const (
 	EnvSyncFD = "_GOCKER_SYNCFD"
 	EnvFifoFD = "_GOCKER_FIFOFD"
 	EnvLogLvl = "_GOCKER_LOGLEVEL"
+	// EnvSeccompFD: a socket the parent connected to
+	// linux.seccomp.listenerPath; the child sends the notify fd on it.
+	EnvSeccompFD = "_GOCKER_SECCOMPFD"
 )
 
 // Bootstrap is everything the init needs, sent once after the parent has
