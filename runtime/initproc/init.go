@@ -14,6 +14,7 @@ import (
 	"os"
 	goruntime "runtime"
 	"strconv"
+	"unsafe"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"github.com/sirupsen/logrus"
@@ -36,6 +37,10 @@ func init() {
 		// the user's program resets the flag; credential changes on the way
 		// keep it off (fs.suid_dumpable).
 		unix.Prctl(unix.PR_SET_DUMPABLE, 0, 0, 0, 0)
+		// The comm of a re-exec through /proc/self/exe or an fd is a
+		// number or "exe"; name it for ps, OOM logs and `gocker ps`.
+		name := []byte("gocker:[init]\x00")
+		unix.Prctl(unix.PR_SET_NAME, uintptr(unsafe.Pointer(&name[0])), 0, 0, 0)
 	}
 }
 
