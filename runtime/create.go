@@ -31,6 +31,9 @@ type CreateOpts struct {
 	NoPivot       bool
 	NoNewKeyring  bool
 	PreserveFDs   int
+	// ListenFDs are systemd socket-activation fds (LISTEN_FDS), passed as
+	// fds 3.. before the --preserve-fds ones, as runc does.
+	ListenFDs int
 	// Foreground keeps the pty master (for run's stdio proxy) instead of
 	// requiring a console socket.
 	Foreground bool
@@ -145,7 +148,7 @@ func (cr *creation) run(raw []byte, plan *nsPlan) (*Init, error) {
 	cgDone := make(chan error, 1)
 	go func() { cgDone <- cr.cg.Apply(-1) }()
 	cr.cmd, err = spawn(&spawnArgs{
-		spec: c.Spec, plan: plan, childSync: childSync, fifo: fifo, preserve: cr.co.PreserveFDs,
+		spec: c.Spec, plan: plan, childSync: childSync, fifo: fifo, preserve: cr.co.ListenFDs + cr.co.PreserveFDs,
 		stdio: [3]*os.File{os.Stdin, os.Stdout, os.Stderr}, logLevel: logrus.GetLevel().String(),
 		scratch: st.Dir(c.ID),
 	})
@@ -178,7 +181,7 @@ func (cr *creation) run(raw []byte, plan *nsPlan) (*Init, error) {
 	b := &proto.Bootstrap{
 		ID: c.ID, Bundle: c.State.Bundle, Rootfs: c.State.Rootfs, Spec: c.Spec,
 		NoPivot: cr.co.NoPivot, NoNewKeyring: cr.co.NoNewKeyring, CgroupPaths: cr.cg.Paths(),
-		CgroupNS: plan.cgroupNS, TimeNS: plan.timeNS, PreserveFDs: cr.co.PreserveFDs,
+		CgroupNS: plan.cgroupNS, TimeNS: plan.timeNS, PreserveFDs: cr.co.ListenFDs + cr.co.PreserveFDs, ListenFDs: cr.co.ListenFDs,
 		State: *c.specState(specs.StateCreating),
 	}
 	if err := conn.Send(&proto.Msg{Type: proto.TypeBootstrap, Bootstrap: b}, -1); err != nil {

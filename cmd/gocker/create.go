@@ -2,6 +2,7 @@ package main
 
 import (
 	"os"
+	"strconv"
 
 	"github.com/urfave/cli/v2"
 
@@ -31,7 +32,22 @@ func createOpts(c *cli.Context, id string) (runtime.CreateOpts, error) {
 	return runtime.CreateOpts{
 		ID: id, Bundle: bundle, PidFile: c.String("pid-file"), ConsoleSocket: c.String("console-socket"),
 		NoPivot: c.Bool("no-pivot"), NoNewKeyring: c.Bool("no-new-keyring"), PreserveFDs: c.Int("preserve-fds"),
+		ListenFDs: listenFDs(),
 	}, nil
+}
+
+// listenFDs is the number of socket-activation fds systemd gave us
+// (sd_listen_fds(3)): LISTEN_FDS fds from 3, meant for us only when
+// LISTEN_PID is our pid.
+func listenFDs() int {
+	if os.Getenv("LISTEN_PID") != strconv.Itoa(os.Getpid()) {
+		return 0
+	}
+	n, err := strconv.Atoi(os.Getenv("LISTEN_FDS"))
+	if err != nil || n < 0 {
+		return 0
+	}
+	return n
 }
 
 func init() {
