@@ -103,11 +103,16 @@ func run(conn *proto.Conn, fifoFd int) error {
 	}
 	// runtime-spec: prestart and createRuntime hooks run in the runtime
 	// namespace after the environment is created and before pivot_root.
-	if err := conn.Send(&proto.Msg{Type: proto.TypeHooks}, -1); err != nil {
-		return err
-	}
-	if _, _, err := conn.Expect(proto.TypeHooksDone); err != nil {
-		return err
+	// Without such hooks there is nothing to wait for: the parent may still
+	// be moving us into our cgroup, but it finishes that before it reads
+	// our "ready", and the program runs only after start.
+	if b.RuntimeHooks {
+		if err := conn.Send(&proto.Msg{Type: proto.TypeHooks}, -1); err != nil {
+			return err
+		}
+		if _, _, err := conn.Expect(proto.TypeHooksDone); err != nil {
+			return err
+		}
 	}
 	st := b.State
 	st.Status = specs.StateCreated // see the parent's hooks: create is done

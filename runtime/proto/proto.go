@@ -50,6 +50,9 @@ type Bootstrap struct {
 	CgroupNS     bool              `json:"cgroupNS,omitempty"` // unshare a cgroup ns after joining the cgroup
 	TimeNS       bool              `json:"timeNS,omitempty"`   // unshare a time ns and write the offsets
 	PreserveFDs  int               `json:"preserveFDs,omitempty"`
+	// RuntimeHooks: the parent has prestart or createRuntime hooks, so the
+	// init must stop before pivot_root and let it run them.
+	RuntimeHooks bool `json:"runtimeHooks,omitempty"`
 	// ListenFDs of the preserved fds are socket-activation fds (systemd's
 	// LISTEN_FDS): the init sets LISTEN_FDS and LISTEN_PID for them.
 	ListenFDs int `json:"listenFDs,omitempty"`
