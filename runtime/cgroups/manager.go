@@ -47,6 +47,7 @@ type Manager struct {
 	// rootlessOptional: no permission to create the cgroup is not an
 	// error (rootless, no cgroupsPath, no limits).
 	rootlessOptional bool
+	none             bool // rootlessOptional and no permission: no cgroup at all
 }
 
 // Bounds for operations that wait for the kernel.
@@ -128,8 +129,23 @@ func (m *Manager) Created() bool { return m.created }
 // Apply creates the cgroup (with any missing parents) in every hierarchy,
 // moves pid into it and sets the resources. If the cgroup already holds
 // other processes the container joins it as shared (see Created).
-// pid -1 only creates the cgroup.
+// pid -1 only creates the cgroup and sets the resources.
 func (m *Manager) Apply(pid int) error {
+	if err := m.join(pid); err != nil {
+		return err
+	}
+	return m.SetLimits()
+}
+
+// Create makes the cgroup without setting any resource, for a caller that
+// moves the init in (AddPid) and sets the limits (SetLimits) once the init
+// is ready, as runc does. The init is a Go program: it starts threads
+// while it sets up the container, and each counts against pids.max, so a
+// small pids limit in force during setup kills it (pthread_create: EAGAIN);
+// likewise a small memory limit.
+func (m *Manager) Create() error { return m.join(-1) }
+
+func (m *Manager) join(pid int) error {
 	busy, err := m.occupied(pid)
 	if err != nil {
 		return fmt.Errorf("apply cgroup: %w", err)
@@ -143,9 +159,20 @@ func (m *Manager) Apply(pid int) error {
 			logrus.Warnf("rootless: running without a cgroup: %v", err)
 			m.created = false
 			m.shared = true // nothing of ours to kill or remove
+			m.none = true
 			return nil
 		}
 		return fmt.Errorf("apply cgroup %s: %w", m.name(), err)
+	}
+	return nil
+}
+
+// SetLimits writes the resources given to New into the cgroup made by
+// Create or Apply. On failure a cgroup that holds no process is removed;
+// one that does is left for the caller's KillAll and Destroy.
+func (m *Manager) SetLimits() error {
+	if m.none {
+		return nil
 	}
 	if err := m.mgr.Set(m.cg.Resources); err != nil {
 		m.rollback()
