@@ -8,6 +8,7 @@
 #   GOCKER_V2_UNIT_RUN  -test.run filter for ./runtime/cgroups (default: all)
 #   GOCKER_V2_MODULES   kernel modules to load in the VM (default: overlay veth bridge)
 #   GOCKER_V2_TIMEOUT   go test -timeout inside the VM (default 8m)
+#   GOCKER_V2_COUNT     go test -count inside the VM (default 1; more to hunt flakes)
 #   GOCKER_V2_VM_TIMEOUT seconds before the whole VM is killed (default 900)
 #   GOCKER_V2_SMP, GOCKER_V2_MEM  vCPUs (default 2) and MiB (default 1024)
 set -euo pipefail
@@ -25,6 +26,7 @@ run_filter=${GOCKER_V2_RUN:-'^(TestResource|TestUpdate|TestPause|TestEvents|Test
 unit_filter=${GOCKER_V2_UNIT_RUN:-.}
 modules=${GOCKER_V2_MODULES-overlay veth bridge}
 test_timeout=${GOCKER_V2_TIMEOUT:-8m}
+test_count=${GOCKER_V2_COUNT:-1}
 vm_timeout=${GOCKER_V2_VM_TIMEOUT:-900}
 
 say() { echo "cgroupv2: $*" >&2; }
@@ -164,6 +166,7 @@ build_initramfs() {
     printf 'GOCKER_V2_RUN=%q\n' "$run_filter"
     printf 'GOCKER_V2_UNIT_RUN=%q\n' "$unit_filter"
     printf 'GOCKER_V2_TIMEOUT=%q\n' "$test_timeout"
+    printf 'GOCKER_V2_COUNT=%q\n' "$test_count"
   } >"$s/harness.env"
   # Uncompressed: unpacking gzip under software emulation costs more than
   # QEMU copying the larger file into guest memory.
