@@ -182,7 +182,8 @@ func (cr *creation) run(raw []byte, plan *nsPlan) (*Init, error) {
 		ID: c.ID, Bundle: c.State.Bundle, Rootfs: c.State.Rootfs, Spec: c.Spec,
 		NoPivot: cr.co.NoPivot, NoNewKeyring: cr.co.NoNewKeyring, CgroupPaths: cr.cg.Paths(),
 		CgroupNS: plan.cgroupNS, TimeNS: plan.timeNS, PreserveFDs: cr.co.ListenFDs + cr.co.PreserveFDs, ListenFDs: cr.co.ListenFDs,
-		State: *c.specState(specs.StateCreating),
+		RuntimeHooks: len(hooks.List(c.Spec.Hooks, hooks.Prestart))+len(hooks.List(c.Spec.Hooks, hooks.CreateRuntime)) > 0,
+		State:        *c.specState(specs.StateCreating),
 	}
 	if err := conn.Send(&proto.Msg{Type: proto.TypeBootstrap, Bootstrap: b}, -1); err != nil {
 		return nil, cr.initError(err)
