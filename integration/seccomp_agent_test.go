@@ -2,6 +2,7 @@ package integration
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net"
 	"os"
@@ -144,6 +145,27 @@ func (a *seccompAgent) next(timeout time.Duration) (seccompNotif, error) {
 		return n, fmt.Errorf("SECCOMP_IOCTL_NOTIF_RECV: %w", err)
 	}
 	return n, nil
+}
+
+// answer replies to n. A signal to the waiting task (the Go runtime of a
+// gocker init sends itself SIGURG) aborts the wait and the restarted
+// syscall is notified again with a new id; the old id then gives ENOENT,
+// and the reply goes to the new notification of the same task and syscall.
+func (a *seccompAgent) answer(n seccompNotif, errno unix.Errno, cont bool) error {
+	for {
+		err := a.reply(n.ID, errno, cont)
+		if err == nil || !errors.Is(err, unix.ENOENT) {
+			return err
+		}
+		again, err := a.next(5 * time.Second)
+		if err != nil {
+			return fmt.Errorf("notification %d vanished and was not re-sent: %w", n.ID, err)
+		}
+		if again.Pid != n.Pid || again.Nr != n.Nr {
+			return fmt.Errorf("notification %d vanished; next is syscall %d of pid %d", n.ID, again.Nr, again.Pid)
+		}
+		n = again
+	}
 }
 
 // reply answers notification id: errno != 0 fails the syscall with it;

@@ -57,7 +57,7 @@ func TestSeccompNotify(t *testing.T) {
 			if !isMkdir(n.Nr) {
 				t.Errorf("notified syscall %d, want mkdir or mkdirat", n.Nr)
 			}
-			if err := a.reply(n.ID, unix.EXDEV, false); err != nil {
+			if err := a.answer(n, unix.EXDEV, false); err != nil {
 				t.Fatal(err)
 			}
 			e.waitStatus(id, "stopped", 10*time.Second)
@@ -85,7 +85,7 @@ func TestSeccompNotifyContinue(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := a.reply(n.ID, 0, true); err != nil {
+	if err := a.answer(n, 0, true); err != nil {
 		t.Fatal(err)
 	}
 	e.waitStatus(id, "stopped", 10*time.Second)
