@@ -166,6 +166,12 @@ func Compile(s *specs.LinuxSeccomp) (*Filter, error) {
 	return f, nil
 }
 
+// libseccompPseudo are names libseccomp knows as socketcall/ipc
+// multiplexed calls of 32-bit x86 and other arches, with no syscall number
+// of their own on the arches we build tables for. Common profiles (Docker's,
+// runtime-tools') list them; runc says nothing about them, so neither do we.
+var libseccompPseudo = map[string]bool{"recv": true, "send": true}
+
 func (c *compiler) warn(format string, args ...any) {
 	c.warnings = append(c.warnings, fmt.Sprintf(format, args...))
 }
@@ -316,7 +322,9 @@ func (c *compiler) addRule(i int, r *specs.LinuxSyscall) error {
 		}
 		row := lookupRow(name)
 		if row < 0 {
-			c.warn("%s: unknown syscall %q ignored", at(), name)
+			if !libseccompPseudo[name] {
+				c.warn("%s: unknown syscall %q ignored", at(), name)
+			}
 			continue
 		}
 		known = true
