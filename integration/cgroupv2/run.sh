@@ -7,9 +7,9 @@
 #   GOCKER_V2_RUN       -test.run filter for ./integration (default below)
 #   GOCKER_V2_UNIT_RUN  -test.run filter for ./runtime/cgroups (default: all)
 #   GOCKER_V2_MODULES   kernel modules to load in the VM (default: overlay veth bridge)
-#   GOCKER_V2_TIMEOUT   go test -timeout inside the VM (default 8m)
+#   GOCKER_V2_TIMEOUT   go test -timeout of each suite inside the VM (default 4m)
 #   GOCKER_V2_COUNT     go test -count inside the VM (default 1; more to hunt flakes)
-#   GOCKER_V2_VM_TIMEOUT seconds before the whole VM is killed (default 900)
+#   GOCKER_V2_VM_TIMEOUT seconds before the whole VM is killed (default 600)
 #   GOCKER_V2_SMP, GOCKER_V2_MEM  vCPUs (default 2) and MiB (default 1024)
 set -euo pipefail
 
@@ -25,9 +25,9 @@ GO=${GO:-go}
 run_filter=${GOCKER_V2_RUN:-'^(TestResource|TestUpdate|TestPause|TestEvents|TestPs|TestCgroupV2|TestLifecycle|TestKill|TestDelete|TestLinuxDevices|TestDefaultDevices)'}
 unit_filter=${GOCKER_V2_UNIT_RUN:-.}
 modules=${GOCKER_V2_MODULES-overlay veth bridge}
-test_timeout=${GOCKER_V2_TIMEOUT:-8m}
+test_timeout=${GOCKER_V2_TIMEOUT:-4m}
 test_count=${GOCKER_V2_COUNT:-1}
-vm_timeout=${GOCKER_V2_VM_TIMEOUT:-900}
+vm_timeout=${GOCKER_V2_VM_TIMEOUT:-600}
 
 say() { echo "cgroupv2: $*" >&2; }
 die() { say "FAIL: $*"; exit 1; }
@@ -193,24 +193,27 @@ boot() {
 
 # report prints the tests' output and decides. isa-debug-exit makes QEMU
 # exit with (code << 1) | 1, so only 1 is success; 0 means the guest
-# panicked or powered off without reporting, 124 that it timed out.
+# panicked or powered off without reporting, 124 that it timed out. The
+# guest's own markers must agree: QEMU also exits 1 on its own errors.
 report() {
-  [ -f "$log" ] || die "no console log: QEMU did not start (exit $qemu_rc)"
-  tr -d '\r' <"$log" | grep -v '^GOCKER-V2 EXIT' || true
-  local booted
-  booted=$(tr -d '\r' <"$log" | sed -n 's/^GOCKER-V2 BOOTED uptime=\([0-9.]*\).*/\1/p')
-  say "VM ran ${vm_secs}s (kernel to /init stage 2: ${booted:-?}s of guest time), total $(since "$t_start")s"
+  case $qemu_rc in 124 | 137) [ -f "$log" ] && tr -d '\r' <"$log"; die "VM timed out after ${vm_timeout}s; see $log" ;; esac
+  [ -s "$log" ] || die "empty console log: QEMU did not start or the kernel did not boot (exit $qemu_rc)"
+  local text booted
+  text=$(tr -d '\r' <"$log")
+  grep -v '^GOCKER-V2 EXIT' <<<"$text" || true
+  booted=$(sed -n 's/^GOCKER-V2 BOOTED uptime=\([0-9.]*\).*/\1/p' <<<"$text")
+  say "VM ran ${vm_secs}s (kernel start to /init stage 2: ${booted:-?}s), total $(since "$t_start")s"
   case $qemu_rc in
-  124 | 137) die "VM timed out after ${vm_timeout}s" ;;
-  1) ;;
   0) die "VM stopped without reporting a result (boot failure or kernel panic); see $log" ;;
+  1) ;;
   *)
     [ $((qemu_rc & 1)) = 1 ] || die "QEMU failed with exit $qemu_rc"
     die "tests failed inside the VM (guest exit code $((qemu_rc >> 1)))"
     ;;
   esac
+  grep -qx 'GOCKER-V2 EXIT code=0' <<<"$text" || die "QEMU exited 1 but the guest never reported success; see $log"
   local ends
-  ends=$(tr -d '\r' <"$log" | grep -c '^GOCKER-V2 END .* rc=0 ' || true)
+  ends=$(grep -c '^GOCKER-V2 END .* rc=0 ' <<<"$text" || true)
   [ "$ends" = 2 ] || die "guest reported success but not both suites ended with rc=0"
   say "PASS"
 }
