@@ -106,7 +106,10 @@ func run(conn *proto.Conn, fifoFd int) error {
 	// Without such hooks there is nothing to wait for: the parent may still
 	// be moving us into our cgroup, but it finishes that before it reads
 	// our "ready", and the program runs only after start.
-	if b.RuntimeHooks {
+	// process.scheduler and ioPriority are set at create, on our thread,
+	// and a real-time policy decides whether a v1 cpu cgroup takes us:
+	// wait for the cgroup join there too (the parent answers after it).
+	if b.RuntimeHooks || needsCgroupFirst(s) {
 		if err := conn.Send(&proto.Msg{Type: proto.TypeHooks}, -1); err != nil {
 			return err
 		}

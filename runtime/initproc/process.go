@@ -25,6 +25,7 @@ type process struct {
 	caps     *caps.Set
 	filter   *seccomp.Filter
 	listener *listener // SCMP_ACT_NOTIFY agent connection, or nil
+	sched    *sched    // scheduler, I/O priority, personality, exec affinity
 	preserve int
 }
 
@@ -69,6 +70,12 @@ func prepareProcess(b *proto.Bootstrap) (*process, error) {
 		}
 	}
 	if p.listener, err = prepareListener(b, p.filter); err != nil {
+		return nil, err
+	}
+	if p.sched, err = prepareSched(b); err != nil {
+		return nil, err
+	}
+	if err := p.sched.applyEarly(); err != nil {
 		return nil, err
 	}
 	return p, nil
@@ -153,6 +160,9 @@ func (p *process) exec() error {
 		return fmt.Errorf("close_range: %w", err)
 	}
 	if err := setRlimits(ps.Rlimits); err != nil {
+		return err
+	}
+	if err := p.sched.applyLate(); err != nil {
 		return err
 	}
 	if p.caps != nil {

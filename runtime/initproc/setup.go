@@ -1,6 +1,7 @@
 package initproc
 
 import (
+	"errors"
 	"fmt"
 	"path/filepath"
 	"strings"
@@ -85,6 +86,9 @@ func setupEarlyProcess(b *proto.Bootstrap) error {
 	v := fmt.Sprintf("%d", *p.OOMScoreAdj)
 	if err := writeProc("self/oom_score_adj", []byte(v)); err != nil {
 		// Lowering the score needs CAP_SYS_RESOURCE (proc(5)).
+		if errors.Is(err, unix.EACCES) || errors.Is(err, unix.EPERM) {
+			return fmt.Errorf("set process.oomScoreAdj to %s: %w; going below the current value needs CAP_SYS_RESOURCE", v, err)
+		}
 		return fmt.Errorf("set process.oomScoreAdj to %s: %w", v, err)
 	}
 	return nil
