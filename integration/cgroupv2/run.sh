@@ -115,7 +115,8 @@ build_tests() {
   mkdir -p "$work"
   (cd "$repo" &&
     CGO_ENABLED=0 "$GO" test -c -trimpath -ldflags '-s -w' -o "$work/integration.test" ./integration/ &&
-    CGO_ENABLED=0 "$GO" test -c -trimpath -ldflags '-s -w' -o "$work/cgroups.test" ./runtime/cgroups/)
+    CGO_ENABLED=0 "$GO" test -c -trimpath -ldflags '-s -w' -o "$work/cgroups.test" ./runtime/cgroups/) ||
+    die "cannot build the test binaries"
 }
 
 container_rootfs() {
@@ -150,6 +151,7 @@ build_initramfs() {
   : >"$s/modules.list"
   local m line
   for m in $modules; do
+    modprobe -d "$kdir" -S "$kver" --show-depends "$m" >/dev/null 2>&1 || die "module $m is not in kernel $kver"
     modprobe -d "$kdir" -S "$kver" --show-depends "$m" | while read -r line; do
       case $line in
       insmod\ *)
