@@ -400,13 +400,33 @@ func TestGoRuncPidfdSocket(t *testing.T) {
 	e := newEnv(t)
 	r, ctx := e.goRunc(), testCtx(t)
 	id := e.id("goruncpidfd")
-	nio, err := runc.NewNullIO()
+	initSock, err := runc.NewTempPidfdSocket()
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer nio.Close()
-	if _, err := r.Run(ctx, id, e.bundle(id, nil), &runc.CreateOpts{IO: nio, Detach: true}); err != nil {
-		t.Fatalf("run -d: %v", err)
+	defer initSock.Close()
+	initFd := make(chan *os.File, 1)
+	go func() { f, _ := initSock.ReceivePidfd(); initFd <- f }()
+	if err := r.Create(ctx, id, e.bundle(id, nil), &runc.CreateOpts{IO: nullIO(t), PidfdSocket: initSock}); err != nil {
+		t.Fatalf("create --pidfd-socket: %v", err)
+	}
+	st := e.wantStatus(id, "created")
+	select {
+	case f := <-initFd:
+		if f == nil {
+			t.Fatal("no pidfd of the init received")
+		}
+		defer f.Close()
+		// A pidfd's fdinfo names its process (proc(5), "Pid:").
+		info, _ := os.ReadFile("/proc/self/fdinfo/" + strconv.Itoa(int(f.Fd())))
+		if !strings.Contains(string(info), "Pid:\t"+strconv.Itoa(st.Pid)+"\n") {
+			t.Errorf("init pidfd fdinfo %q, want Pid %d", info, st.Pid)
+		}
+	case <-time.After(defaultTimeout):
+		t.Fatal("no pidfd of the init received")
+	}
+	if err := r.Start(ctx, id); err != nil {
+		t.Fatal(err)
 	}
 	sock, err := runc.NewTempPidfdSocket()
 	if err != nil {
@@ -417,7 +437,7 @@ func TestGoRuncPidfdSocket(t *testing.T) {
 	proc := specs.Process{Args: []string{"sleep", "1000"}, Cwd: "/", Env: []string{"PATH=/bin"}}
 	fdc := make(chan *os.File, 1)
 	go func() { f, _ := sock.ReceivePidfd(); fdc <- f }()
-	if err := r.Exec(ctx, id, proc, &runc.ExecOpts{IO: nio, Detach: true, PidFile: pf, PidfdSocket: sock}); err != nil {
+	if err := r.Exec(ctx, id, proc, &runc.ExecOpts{IO: nullIO(t), Detach: true, PidFile: pf, PidfdSocket: sock}); err != nil {
 		t.Fatalf("exec --pidfd-socket: %v (log: %s)", err, lastLogError(t, e.logFile))
 	}
 	pid := readPid(t, pf)

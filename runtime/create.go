@@ -34,6 +34,10 @@ type CreateOpts struct {
 	// ListenFDs are systemd socket-activation fds (LISTEN_FDS), passed as
 	// fds 3.. before the --preserve-fds ones, as runc does.
 	ListenFDs int
+	// NotifySocket is the caller's NOTIFY_SOCKET (sd_notify passthrough).
+	NotifySocket string
+	// PidfdSocket receives a pidfd of the init (runc 1.2 --pidfd-socket).
+	PidfdSocket string
 	// Foreground keeps the pty master (for run's stdio proxy) instead of
 	// requiring a console socket.
 	Foreground bool
@@ -107,6 +111,9 @@ func Create(o Options, co CreateOpts) (*Container, *Init, error) {
 		ID: co.ID, Bundle: co.Bundle, Rootfs: gspec.RootfsPath(s, co.Bundle),
 		Created: time.Now().UTC(), Owner: owner(), Annotations: s.Annotations,
 	}}
+	if err := cr.c.setupNotify(co.NotifySocket); err != nil {
+		return nil, nil, err
+	}
 	init, err := cr.run(raw, plan)
 	if err != nil {
 		return nil, nil, err
@@ -242,6 +249,11 @@ func (cr *creation) converse(sock *os.File) (*Init, error) {
 			}
 			if cr.co.PidFile != "" {
 				if err := writePidFile(cr.co.PidFile, c.State.InitPid); err != nil {
+					return nil, err
+				}
+			}
+			if cr.co.PidfdSocket != "" {
+				if err := sendPidfd(cr.co.PidfdSocket, c.State.InitPid); err != nil {
 					return nil, err
 				}
 			}

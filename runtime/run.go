@@ -42,7 +42,11 @@ func Run(o Options, co CreateOpts, ro RunOpts) (int, error) {
 		signal.Notify(sigs)
 		defer signal.Stop(sigs)
 	}
-	if err := startLocked(c); err != nil {
+	np, err := c.listenNotify(co.NotifySocket)
+	if err == nil {
+		err = startLocked(c)
+	}
+	if err != nil {
 		c.forceDestroy()
 		if init.Console != nil {
 			init.Console.Close()
@@ -50,7 +54,15 @@ func Run(o Options, co CreateOpts, ro RunOpts) (int, error) {
 		return 0, err
 	}
 	if ro.Detach {
+		// As runc run -d: return once the container is ready, so that
+		// systemd's Type=notify unit is started when we exit.
+		if np != nil {
+			return 0, np.forward(c)
+		}
 		return 0, nil
+	}
+	if np != nil {
+		go np.forward(c)
 	}
 	code := c.waitForeground(init, sigs)
 	if !ro.Keep {

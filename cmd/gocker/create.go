@@ -14,6 +14,7 @@ func createFlags() []cli.Flag {
 		&cli.StringFlag{Name: "bundle", Aliases: []string{"b"}, Usage: "path to the bundle (default: current directory)"},
 		&cli.StringFlag{Name: "pid-file", Usage: "write the init pid to this file"},
 		&cli.StringFlag{Name: "console-socket", Usage: "unix socket that receives the pty master"},
+		&cli.StringFlag{Name: "pidfd-socket", Usage: "unix socket that receives a pidfd of the init"},
 		&cli.BoolFlag{Name: "no-pivot", Usage: "do not use pivot_root (for a rootfs on a ramdisk)"},
 		&cli.BoolFlag{Name: "no-new-keyring", Usage: "do not create a new session keyring"},
 		&cli.IntFlag{Name: "preserve-fds", Usage: "pass N extra fds (3..3+N-1) to the container"},
@@ -32,7 +33,7 @@ func createOpts(c *cli.Context, id string) (runtime.CreateOpts, error) {
 	return runtime.CreateOpts{
 		ID: id, Bundle: bundle, PidFile: c.String("pid-file"), ConsoleSocket: c.String("console-socket"),
 		NoPivot: c.Bool("no-pivot"), NoNewKeyring: c.Bool("no-new-keyring"), PreserveFDs: c.Int("preserve-fds"),
-		ListenFDs: listenFDs(),
+		ListenFDs: listenFDs(), NotifySocket: os.Getenv("NOTIFY_SOCKET"), PidfdSocket: c.String("pidfd-socket"),
 	}, nil
 }
 
