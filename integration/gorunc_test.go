@@ -258,7 +258,10 @@ func goRuncExecDetached(t *testing.T, e *env, r *runc.Runc, id string) int {
 	e.trackPid(pid)
 	// runc may still be finishing its setup in that process when exec
 	// returns; it becomes the sleep shortly.
-	if !waitFor(5*time.Second, func() bool { b, _ := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/cmdline"); return string(b) == "sleep\x001000\x00" }) {
+	if !waitFor(5*time.Second, func() bool {
+		b, _ := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/cmdline")
+		return string(b) == "sleep\x001000\x00"
+	}) {
 		t.Errorf("exec pid file names %d, which is not the exec'd sleep: %q", pid, readProc(t, pid, "cmdline"))
 	}
 	return pid
