@@ -151,9 +151,9 @@ func (cr *creation) run(raw []byte, plan *nsPlan) (*Init, error) {
 		return nil, err
 	}
 	cr.conn = conn
-	// The cgroup directories and limits are made while the child starts.
+	// The cgroup directories are made while the child starts.
 	cgDone := make(chan error, 1)
-	go func() { cgDone <- cr.cg.Apply(-1) }()
+	go func() { cgDone <- cr.cg.Create() }()
 	cr.cmd, err = spawn(&spawnArgs{
 		spec: c.Spec, plan: plan, childSync: childSync, fifo: fifo, preserve: cr.co.ListenFDs + cr.co.PreserveFDs,
 		stdio: [3]*os.File{os.Stdin, os.Stdout, os.Stderr}, logLevel: logrus.GetLevel().String(),
@@ -244,6 +244,13 @@ func (cr *creation) converse(sock *os.File) (*Init, error) {
 				init.Console = master
 			}
 		case proto.TypeReady:
+			// Limits go on now, not at mkdir: pids.max counts the threads
+			// the Go init starts, and a small limit would kill it at
+			// startup ("pthread_create failed"). Nothing of the user's
+			// runs before this point; runc sets them here too.
+			if err := cr.cg.SetLimits(); err != nil {
+				return nil, fmt.Errorf("set cgroup limits: %w", err)
+			}
 			if err := c.Store.Save(c.State); err != nil {
 				return nil, fmt.Errorf("save state: %w", err)
 			}
