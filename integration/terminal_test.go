@@ -116,7 +116,9 @@ const resizeScript = `stty size; echo ready; while [ "$(stty size)" != "50 120" 
 func (p *ptyCall) checkForeground() {
 	p.t.Helper()
 	p.waitOutput("ready\n")
-	if !strings.Contains(p.output(), "24 80\n") {
+	// runc 1.1 sizes the pty only after the process has started, so its
+	// first `stty size` races with that; gocker sizes it before.
+	if isGocker() && !strings.Contains(p.output(), "24 80\n") {
 		p.t.Errorf("the process's pty did not get the caller's size 24x80: %q", p.output())
 	}
 	if !p.raw() {

@@ -290,6 +290,8 @@ func (x *execution) converse() error {
 func (x *execution) takeConsole(sock *os.File, name string, fd int) error {
 	master := os.NewFile(uintptr(fd), "pty-master")
 	if sock == nil {
+		// Sized now, before the process runs, not when the proxy starts.
+		resizeFromStdin(master)
 		x.console = master
 		return nil
 	}
