@@ -122,8 +122,9 @@ func (c *Container) processFromFlags(f ProcessFlags) (*specs.Process, error) {
 }
 
 // addCaps adds --cap names to the bounding, effective and permitted sets,
-// and to ambient only when the config has inheritable caps (ambient
-// needs them), as runc exec --cap does.
+// as runc exec --cap does, and to ambient when the name is inheritable:
+// the kernel raises an ambient cap only if it is permitted and
+// inheritable (capabilities(7)).
 func addCaps(p *specs.Process, names []string) error {
 	if len(names) == 0 {
 		return nil
@@ -136,7 +137,7 @@ func addCaps(p *specs.Process, names []string) error {
 		pc.Bounding = appendNew(pc.Bounding, n)
 		pc.Effective = appendNew(pc.Effective, n)
 		pc.Permitted = appendNew(pc.Permitted, n)
-		if pc.Inheritable != nil {
+		if slices.Contains(pc.Inheritable, n) {
 			pc.Ambient = appendNew(pc.Ambient, n)
 		}
 	}
