@@ -27,6 +27,8 @@ type Container struct {
 	Store state.Store
 	State *state.State
 	Spec  *specs.Spec // the config snapshot taken at create
+
+	cg *cgroups.Manager // built on first use: New reads the host's mounts
 }
 
 // Options are the global flags every verb shares.
@@ -139,13 +141,14 @@ func procStat(pid int) (uint64, byte, error) {
 
 // cgroup returns the container's cgroup manager, or nil without a config.
 func (c *Container) cgroup() *cgroups.Manager {
-	if c.Spec == nil {
-		return nil
+	if c.cg != nil || c.Spec == nil {
+		return c.cg
 	}
 	m, err := newCgroup(c.ID, c.Spec, cgroups.Options{Shared: c.State.CgroupShared})
 	if err != nil {
 		return nil
 	}
+	c.cg = m
 	return m
 }
 

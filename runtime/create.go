@@ -110,7 +110,7 @@ func Create(o Options, co CreateOpts) (*Container, *Init, error) {
 	cr.c = &Container{ID: co.ID, Store: o.store(), Spec: s, State: &state.State{
 		ID: co.ID, Bundle: co.Bundle, Rootfs: gspec.RootfsPath(s, co.Bundle),
 		Created: time.Now().UTC(), Owner: owner(), Annotations: s.Annotations,
-	}}
+	}, cg: cg}
 	if err := cr.c.setupNotify(co.NotifySocket); err != nil {
 		return nil, nil, err
 	}

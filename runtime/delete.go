@@ -20,6 +20,13 @@ func Delete(o Options, id string, force bool) error {
 	if err != nil {
 		return err
 	}
+	return c.delete(force)
+}
+
+// delete is Delete on a loaded container; `run` uses it on the container it
+// created, without loading it again.
+func (c *Container) delete(force bool) error {
+	id := c.ID
 	lock, err := c.Store.Lock(id)
 	if err != nil {
 		return err

@@ -66,7 +66,7 @@ func Run(o Options, co CreateOpts, ro RunOpts) (int, error) {
 	}
 	code := c.waitForeground(init, sigs)
 	if !ro.Keep {
-		if err := Delete(o, c.ID, true); err != nil {
+		if err := c.delete(true); err != nil {
 			return code, fmt.Errorf("delete after run: %w", err)
 		}
 	}
