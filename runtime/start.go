@@ -76,11 +76,10 @@ func (c *Container) releaseInit() error {
 		case err != nil && err != unix.EAGAIN && err != unix.EINTR:
 			return fmt.Errorf("read exec fifo: %w", err)
 		}
-		// n == 0 before the byte: no writer has opened yet.
-		if !c.initAlive() {
-			if got {
-				return errors.New("container init exited before executing the process")
-			}
+		// n == 0 before the byte: no writer has opened yet. After the byte
+		// EOF must come (exec or death both close the write end), and a
+		// program that already ran and exited is not an error.
+		if !got && !c.initAlive() {
 			return errors.New("container init exited before start")
 		}
 		pfd := []unix.PollFd{{Fd: int32(fd), Events: unix.POLLIN}}
