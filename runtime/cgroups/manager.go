@@ -174,11 +174,21 @@ func (m *Manager) SetLimits() error {
 	if m.none {
 		return nil
 	}
-	if err := m.mgr.Set(m.cg.Resources); err != nil {
+	res := m.cg.Resources
+	dir := m.Paths()["devices"]
+	ordered := !m.v2 && m.created && dir != "" && !res.SkipDevices
+	if ordered {
+		// writeDevicesInOrder below sets them; the library's emulator pass
+		// would only be overwritten.
+		r := *res
+		r.SkipDevices = true
+		res = &r
+	}
+	if err := m.mgr.Set(res); err != nil {
 		m.rollback()
 		return fmt.Errorf("apply cgroup %s: %w", m.name(), m.explain(err, m.cg.Resources))
 	}
-	if dir := m.Paths()["devices"]; !m.v2 && m.created && dir != "" && !m.cg.Resources.SkipDevices {
+	if ordered {
 		if err := writeDevicesInOrder(dir, m.cg.Resources.Devices); err != nil {
 			m.rollback()
 			return fmt.Errorf("apply cgroup %s: %w", m.name(), err)
