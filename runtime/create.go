@@ -18,6 +18,7 @@ import (
 	"github.com/gocker/gocker/hooks"
 	"github.com/gocker/gocker/runtime/cgroups"
 	"github.com/gocker/gocker/runtime/proto"
+	"github.com/gocker/gocker/runtime/seccomp"
 	"github.com/gocker/gocker/runtime/state"
 	gspec "github.com/gocker/gocker/spec"
 )
@@ -60,6 +61,9 @@ type creation struct {
 	cmd  *exec.Cmd
 	conn *proto.Conn
 	done bool
+	// filter is linux.seccomp compiled by preflight; the init gets the
+	// program, not the profile.
+	filter *seccomp.Filter
 }
 
 // Create runs the OCI create operation. On any error everything it made
@@ -94,7 +98,8 @@ func Create(o Options, co CreateOpts) (*Container, *Init, error) {
 		// host's mounts run.
 		logrus.Warnf("no mount namespace: the %d mounts in config.json are not performed", len(s.Mounts))
 	}
-	if err := preflight(s); err != nil {
+	filter, err := preflight(s)
+	if err != nil {
 		return nil, nil, err
 	}
 	cg, err := newCgroup(co.ID, s, cgroups.Options{Systemd: o.SystemdCgroup})
@@ -105,7 +110,7 @@ func Create(o Options, co CreateOpts) (*Container, *Init, error) {
 	if err != nil {
 		return nil, nil, err
 	}
-	cr := &creation{o: o, co: co, lock: lock, cg: cg}
+	cr := &creation{o: o, co: co, lock: lock, cg: cg, filter: filter}
 	defer cr.cleanup()
 	cr.c = &Container{ID: co.ID, Store: o.store(), Spec: s, State: &state.State{
 		ID: co.ID, Bundle: co.Bundle, Rootfs: gspec.RootfsPath(s, co.Bundle),
@@ -186,7 +191,8 @@ func (cr *creation) run(raw []byte, plan *nsPlan) (*Init, error) {
 	}
 	absMountSources(c.Spec, c.State.Bundle)
 	b := &proto.Bootstrap{
-		ID: c.ID, Bundle: c.State.Bundle, Rootfs: c.State.Rootfs, Spec: c.Spec,
+		ID: c.ID, Bundle: c.State.Bundle, Rootfs: c.State.Rootfs, Spec: specForInit(c.Spec, cr.filter),
+		Seccomp: cr.filter.Wire(),
 		NoPivot: cr.co.NoPivot, NoNewKeyring: cr.co.NoNewKeyring, CgroupPaths: cr.cg.Paths(),
 		CgroupNS: plan.cgroupNS, TimeNS: plan.timeNS, PreserveFDs: cr.co.ListenFDs + cr.co.PreserveFDs, ListenFDs: cr.co.ListenFDs,
 		RuntimeHooks: len(hooks.List(c.Spec.Hooks, hooks.Prestart))+len(hooks.List(c.Spec.Hooks, hooks.CreateRuntime)) > 0,

@@ -9,17 +9,13 @@ import (
 
 // preflight checks, before anything is created, what the init would
 // otherwise only find out half-way: a bad capability name or seccomp
-// profile then fails create with nothing to clean up.
-func preflight(s *specs.Spec) error {
+// profile then fails create with nothing to clean up. The compiled filter
+// is returned, for the init (see specForInit).
+func preflight(s *specs.Spec) (*seccomp.Filter, error) {
 	if s.Process != nil && s.Process.Capabilities != nil {
 		if err := caps.Validate(s.Process.Capabilities); err != nil {
-			return err
+			return nil, err
 		}
 	}
-	if s.Linux.Seccomp != nil {
-		if _, err := seccomp.Compile(s.Linux.Seccomp); err != nil {
-			return err
-		}
-	}
-	return nil
+	return seccomp.Compile(s.Linux.Seccomp)
 }

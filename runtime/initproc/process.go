@@ -64,7 +64,11 @@ func prepareProcess(b *proto.Bootstrap) (*process, error) {
 			return nil, err
 		}
 	}
-	if b.Spec.Linux != nil && b.Spec.Linux.Seccomp != nil {
+	if b.Seccomp != nil {
+		if p.filter, err = b.Seccomp.Filter(); err != nil {
+			return nil, err
+		}
+	} else if b.Spec.Linux != nil && b.Spec.Linux.Seccomp != nil {
 		if p.filter, err = seccomp.Compile(b.Spec.Linux.Seccomp); err != nil {
 			return nil, err
 		}

@@ -13,6 +13,8 @@ import (
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
+
+	"github.com/gocker/gocker/runtime/seccomp"
 )
 
 // Message types.
@@ -66,6 +68,9 @@ type Bootstrap struct {
 	// State is the OCI state for createContainer and startContainer hooks,
 	// with the init's host pid.
 	State specs.State `json:"state"`
+	// Seccomp is linux.seccomp compiled by the parent; Spec then has no
+	// linux.seccomp, so the init neither parses nor compiles the profile.
+	Seccomp *seccomp.Wire `json:"seccomp,omitempty"`
 }
 
 // Msg is one datagram.
