@@ -112,3 +112,43 @@ func TestNotifySocket(t *testing.T) {
 		t.Errorf("caller's notify socket got %q, want %q", got, want)
 	}
 }
+
+// TestNotifySocketCreateStart: the same through create + start, where start
+// is the one that waits for READY=1 and forwards it (runc semantics).
+func TestNotifySocketCreateStart(t *testing.T) {
+	e := newEnv(t)
+	bin := e.buildSdNotify()
+	sockPath := filepath.Join(e.dir, "n.sock")
+	ln, err := net.ListenUnixgram("unixgram", &net.UnixAddr{Name: sockPath, Net: "unixgram"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	id := e.id("notify2")
+	bundle := e.bundle(id, chain(
+		withArgs("sh", "-c", mntHooks+"/sdnotify && exec sleep 1000"),
+		addMount(specs.Mount{Destination: "/run", Type: "tmpfs", Source: "tmpfs", Options: []string{"mode=755"}}),
+		addMount(specs.Mount{Destination: mntHooks, Type: "bind", Source: bin, Options: []string{"bind", "ro"}}),
+	))
+	null, _ := os.OpenFile(os.DevNull, os.O_RDWR, 0)
+	defer null.Close()
+	for _, verb := range [][]string{{"create", "--bundle", bundle, id}, {"start", id}} {
+		cmd := exec.Command(runtimePath, append([]string{"--root", e.root, "--log", e.logFile, "--log-format", "json"}, verb...)...)
+		cmd.Env = append(os.Environ(), "NOTIFY_SOCKET="+sockPath)
+		cmd.Stdin, cmd.Stdout, cmd.Stderr = null, null, null
+		if err := cmd.Run(); err != nil {
+			t.Fatalf("%s with NOTIFY_SOCKET: %v", verb[0], err)
+		}
+	}
+	st := e.wantStatus(id, "running")
+	ln.SetReadDeadline(time.Now().Add(200 * time.Millisecond))
+	buf := make([]byte, 4096)
+	n, err := ln.Read(buf)
+	if err != nil {
+		t.Fatalf("no message on the caller's socket after start returned: %v", err)
+	}
+	got := strings.TrimSpace(string(buf[:n]))
+	if want := "READY=1\nMAINPID=" + strconv.Itoa(st.Pid); got != want {
+		t.Errorf("caller's notify socket got %q, want %q", got, want)
+	}
+}

@@ -16,7 +16,11 @@ import (
 
 // Start runs the OCI start operation: it releases the init blocked on the
 // exec fifo, then runs the poststart hooks.
-func Start(o Options, id string) error {
+//
+// notifySocket is the caller's NOTIFY_SOCKET: when the container was created
+// with one, start waits (after releasing the lock) until the container says
+// READY=1 or its init exits, and passes it on, as runc does.
+func Start(o Options, id, notifySocket string) error {
 	c, err := Load(o, id)
 	if err != nil {
 		return err
@@ -25,8 +29,21 @@ func Start(o Options, id string) error {
 	if err != nil {
 		return err
 	}
-	defer lock.Release()
-	return c.start()
+	np, err := c.listenNotify(notifySocket)
+	if err != nil {
+		lock.Release()
+		return err
+	}
+	err = c.start()
+	lock.Release()
+	if np == nil {
+		return err
+	}
+	if err != nil {
+		np.conn.Close()
+		return err
+	}
+	return np.forward(c)
 }
 
 func (c *Container) start() error {

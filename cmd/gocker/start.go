@@ -1,6 +1,8 @@
 package main
 
 import (
+	"os"
+
 	"github.com/urfave/cli/v2"
 
 	"github.com/gocker/gocker/runtime"
@@ -16,7 +18,7 @@ func init() {
 			if err != nil {
 				return err
 			}
-			return runtime.Start(opts(c), id)
+			return runtime.Start(opts(c), id, os.Getenv("NOTIFY_SOCKET"))
 		},
 	})
 }
