@@ -148,7 +148,12 @@ func TestNotifySocketCreateStart(t *testing.T) {
 		t.Fatalf("no message on the caller's socket after start returned: %v", err)
 	}
 	got := strings.TrimSpace(string(buf[:n]))
-	if want := "READY=1\nMAINPID=" + strconv.Itoa(st.Pid); got != want {
+	want := "READY=1\nMAINPID=" + strconv.Itoa(st.Pid)
+	if !isGocker() {
+		// runc 1.1's start forwards READY=1 without MAINPID.
+		want = "READY=1"
+	}
+	if got != want {
 		t.Errorf("caller's notify socket got %q, want %q", got, want)
 	}
 }
