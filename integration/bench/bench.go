@@ -22,7 +22,8 @@ type bench struct {
 	dir      string
 	prefix   string // of every container id
 	rows     []row
-	bundles  []string // bundles[i] is the bundle of rows[i]
+	rowErrs  []error  // rowErrs[i]: why rows[i] cannot run (its modifier failed)
+	bundles  []string // bundles[i] is the bundle of rows[i], "" if it cannot run
 	runtimes []*runtimeUnderTest
 	skipped  []string // runtimes not measured, with the reason
 }
@@ -43,7 +44,12 @@ func newBench(srcBundle, prefix string, rtArgs []string) (*bench, error) {
 	if err != nil {
 		return nil, fmt.Errorf("temp dir: %w", err)
 	}
-	b := &bench{dir: dir, prefix: prefix, rows: rows(), runtimes: rts, skipped: skipped}
+	b := &bench{dir: dir, prefix: prefix, runtimes: rts, skipped: skipped}
+	b.rows = rows()
+	if err := checkRows(b.rows); err != nil {
+		b.cleanup()
+		return nil, err
+	}
 	if err := b.prepare(srcBundle); err != nil {
 		b.cleanup()
 		return nil, err
@@ -75,10 +81,15 @@ func (b *bench) prepare(srcBundle string) error {
 		// the busybox config uses only 1.0.2 fields, so every runtime gets
 		// the same config under the oldest version they all accept.
 		s.Version = benchOCIVersion
-		r.modify(s)
+		if err := r.modify(s); err != nil {
+			b.rowErrs = append(b.rowErrs, fmt.Errorf("row not run: %w", err))
+			b.bundles = append(b.bundles, "")
+			continue
+		}
 		if err := writeSpec(filepath.Join(dir, "config.json"), s); err != nil {
 			return err
 		}
+		b.rowErrs = append(b.rowErrs, nil)
 		b.bundles = append(b.bundles, dir)
 	}
 	for _, rt := range b.runtimes {
@@ -124,6 +135,12 @@ func (b *bench) runAll(n int) [][]result {
 	res := make([][]result, len(b.rows))
 	for i := range res {
 		res[i] = make([]result, len(b.runtimes))
+		if b.rowErrs[i] != nil {
+			fmt.Fprintf(os.Stderr, "bench: %q: %v\n", b.rows[i].name, b.rowErrs[i])
+			for j := range res[i] {
+				res[i][j].err = b.rowErrs[i]
+			}
+		}
 	}
 	for it := -1; it < n; it++ {
 		for i, r := range b.rows {

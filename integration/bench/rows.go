@@ -1,6 +1,8 @@
 package main
 
 import (
+	"fmt"
+
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 )
 
@@ -24,25 +26,94 @@ func (s scenario) String() string {
 }
 
 // row is one line of the result table: a name, a scenario and a config
-// modifier applied to a copy of the busybox bundle's config.json. Later
-// issues add rows here (resource limits, the network hook, a seccomp
-// profile) without touching the measuring code.
+// modifier applied to a copy of the busybox bundle's config.json. A row
+// with a base is also printed as a delta against the base row, so the
+// table shows what one feature (limits, seccomp, the network hook) adds.
+// A modifier that fails makes the row unavailable: every cell is FAILED
+// with its error and the other rows still run.
 type row struct {
 	name     string
 	scenario scenario
-	modify   func(*specs.Spec)
+	modify   func(*specs.Spec) error
+	base     string  // name of the row this one is compared with; "" for none
+	target   float64 // gocker's delta target against base in ms; 0 for none
+}
+
+const (
+	rowRun      = "run /bin/true"
+	rowLimits   = "run /bin/true +limits (mem,cpu,pids)"
+	rowLifeTrue = "create+start+wait+delete /bin/true"
+)
+
+func rows() []row {
+	return []row{
+		{name: rowRun, scenario: scenarioRun, modify: trueProcess},
+		{name: rowLifeTrue, scenario: scenarioLifecycle, modify: trueProcess},
+		// Issue 4: the cost of resource setup, target <= 1 ms over no limits.
+		{name: rowLimits, scenario: scenarioRun, modify: chain(trueProcess, withLimits), base: rowRun, target: 1},
+	}
+}
+
+func chain(mods ...func(*specs.Spec) error) func(*specs.Spec) error {
+	return func(s *specs.Spec) error {
+		for _, m := range mods {
+			if err := m(s); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
 }
 
 // trueProcess makes the container run /bin/true without a terminal, so the
 // sample measures the runtime, not the workload.
-func trueProcess(s *specs.Spec) {
+func trueProcess(s *specs.Spec) error {
 	s.Process.Args = []string{"/bin/true"}
 	s.Process.Terminal = false
+	return nil
 }
 
-func rows() []row {
-	return []row{
-		{name: "run /bin/true", scenario: scenarioRun, modify: trueProcess},
-		{name: "create+start+wait+delete /bin/true", scenario: scenarioLifecycle, modify: trueProcess},
+// withLimits sets what `docker run --memory 256m --memory-swap 256m
+// --cpus 0.5 --pids-limit 100` sets. runtime-spec config-linux.md:
+// memory.swap is the memory+swap limit, so swap == limit means no swap.
+func withLimits(s *specs.Spec) error {
+	limit := int64(256 << 20)
+	quota := int64(50000)
+	period := uint64(100000)
+	pids := int64(100)
+	if s.Linux == nil {
+		s.Linux = &specs.Linux{}
 	}
+	if s.Linux.Resources == nil {
+		s.Linux.Resources = &specs.LinuxResources{}
+	}
+	r := s.Linux.Resources
+	r.Memory = &specs.LinuxMemory{Limit: &limit, Swap: &limit}
+	r.CPU = &specs.LinuxCPU{Quota: &quota, Period: &period}
+	r.Pids = &specs.LinuxPids{Limit: &pids}
+	return nil
+}
+
+// rowIndex is the index of the row named name, or -1.
+func rowIndex(rs []row, name string) int {
+	for i, r := range rs {
+		if r.name == name {
+			return i
+		}
+	}
+	return -1
+}
+
+// checkRows catches a base that names no earlier row (a typo would
+// silently drop the delta).
+func checkRows(rs []row) error {
+	for i, r := range rs {
+		if r.base == "" {
+			continue
+		}
+		if j := rowIndex(rs, r.base); j < 0 || j >= i {
+			return fmt.Errorf("row %q: base %q is not an earlier row", r.name, r.base)
+		}
+	}
+	return nil
 }
