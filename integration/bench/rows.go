@@ -42,6 +42,7 @@ type row struct {
 const (
 	rowRun      = "run /bin/true"
 	rowLimits   = "run /bin/true +limits (mem,cpu,pids)"
+	rowSeccomp  = "run /bin/true +docker seccomp"
 	rowLifeTrue = "create+start+wait+delete /bin/true"
 )
 
@@ -51,6 +52,8 @@ func rows() []row {
 		{name: rowLifeTrue, scenario: scenarioLifecycle, modify: trueProcess},
 		// Issue 4: the cost of resource setup, target <= 1 ms over no limits.
 		{name: rowLimits, scenario: scenarioRun, modify: chain(trueProcess, withLimits), base: rowRun, target: 1},
+		// Issue 5: the cost of Docker's default profile, target <= 1 ms.
+		{name: rowSeccomp, scenario: scenarioRun, modify: chain(trueProcess, withDockerSeccomp), base: rowRun, target: 1},
 	}
 }
 
