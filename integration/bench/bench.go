@@ -24,6 +24,7 @@ type bench struct {
 	rows     []row
 	rowErrs  []error  // rowErrs[i]: why rows[i] cannot run (its modifier failed)
 	bundles  []string // bundles[i] is the bundle of rows[i], "" if it cannot run
+	network  *benchNetwork
 	runtimes []*runtimeUnderTest
 	skipped  []string // runtimes not measured, with the reason
 }
@@ -45,7 +46,13 @@ func newBench(srcBundle, prefix string, rtArgs []string) (*bench, error) {
 		return nil, fmt.Errorf("temp dir: %w", err)
 	}
 	b := &bench{dir: dir, prefix: prefix, runtimes: rts, skipped: skipped}
-	b.rows = rows()
+	env := rowEnv{}
+	if g := b.index("gocker"); g >= 0 {
+		env.gocker = rts[g].path
+	}
+	b.network = newBenchNetwork(env.gocker, dir)
+	env.network = b.network
+	b.rows = rows(env)
 	if err := checkRows(b.rows); err != nil {
 		b.cleanup()
 		return nil, err
@@ -168,8 +175,10 @@ func (b *bench) runAll(n int) [][]result {
 	return res
 }
 
-// cleanup force-deletes every container left in the runtimes' roots and
-// removes the temp dir, refusing if anything is still mounted below it.
+// cleanup force-deletes every container left in the runtimes' roots (a
+// hook row's poststop teardown runs then), prunes the hook rows' network
+// and checks it is gone, and removes the temp dir, refusing if anything is
+// still mounted below it.
 func (b *bench) cleanup() error {
 	var errs []error
 	for _, rt := range b.runtimes {
@@ -182,6 +191,9 @@ func (b *bench) cleanup() error {
 				errs = append(errs, fmt.Errorf("%s delete --force %s: %w: %s", rt.name, id, err, o))
 			}
 		}
+	}
+	if err := b.network.cleanup(); err != nil {
+		errs = append(errs, err)
 	}
 	mounted, err := mountsUnder(b.dir)
 	if err != nil {
