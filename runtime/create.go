@@ -85,7 +85,7 @@ func Create(o Options, co CreateOpts) (*Container, *Init, error) {
 	if s.Process != nil && s.Process.Terminal && co.ConsoleSocket == "" && !co.Foreground {
 		return nil, nil, errors.New("cannot allocate tty if gocker will detach without setting console socket")
 	}
-	if co.ConsoleSocket != "" && (s.Process == nil || !s.Process.Terminal) {
+	if co.ConsoleSocket != "" && (co.Foreground || s.Process == nil || !s.Process.Terminal) {
 		return nil, nil, errors.New("cannot use console socket if gocker will not detach or allocate tty")
 	}
 	plan, err := planNamespaces(s)
