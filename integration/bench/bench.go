@@ -137,7 +137,8 @@ func writeSpec(path string, s *specs.Spec) error {
 
 // runAll takes one untimed warm-up sample (page cache, first-run costs),
 // then n timed iterations; in each iteration every row is sampled once per
-// runtime, in the same order, so the runtimes alternate.
+// runtime, so the runtimes alternate, starting with a different runtime
+// in each iteration.
 func (b *bench) runAll(n int) [][]result {
 	res := make([][]result, len(b.rows))
 	for i := range res {
@@ -151,7 +152,14 @@ func (b *bench) runAll(n int) [][]result {
 	}
 	for it := -1; it < n; it++ {
 		for i, r := range b.rows {
-			for j, rt := range b.runtimes {
+			for k := range b.runtimes {
+				// Who goes first rotates with the iteration: a sample
+				// also pays for kernel work the one before it left
+				// behind (netns and veth teardown run asynchronously,
+				// in the kernel's cleanup_net work), and the row before
+				// differs from this row's own samples.
+				j := (k + it + 1) % len(b.runtimes)
+				rt := b.runtimes[j]
 				if res[i][j].err != nil {
 					continue
 				}

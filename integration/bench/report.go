@@ -74,66 +74,6 @@ func (b *bench) printReport(w io.Writer, res [][]result, n int) {
 	b.printDeltas(w, res)
 }
 
-// printDeltas prints, for each row with a base, what the row costs over
-// its base per runtime: the median over iterations of (row - base) in the
-// same iteration. Both samples of a pair are taken seconds apart, so the
-// pairing cancels most of the machine's load drift that a difference of
-// medians would keep.
-func (b *bench) printDeltas(w io.Writer, res [][]result) {
-	fmt.Fprintf(w, "\n%-36s", "deltas vs base row (ms)")
-	for _, rt := range b.runtimes {
-		fmt.Fprintf(w, " %9s", rt.name)
-	}
-	fmt.Fprintln(w, "   base; gocker target")
-	g := b.index("gocker")
-	for i, r := range b.rows {
-		if r.base == "" {
-			continue
-		}
-		bi := rowIndex(b.rows, r.base)
-		fmt.Fprintf(w, "%-36s", r.name)
-		var gd time.Duration
-		gok := false
-		for j := range b.runtimes {
-			d, ok := pairedDelta(b.valid(res, i, j), b.valid(res, bi, j), res[i][j].samples, res[bi][j].samples)
-			if !ok {
-				fmt.Fprintf(w, " %9s", "FAILED")
-				continue
-			}
-			fmt.Fprintf(w, " %+9.1f", float64(d.Microseconds())/1000)
-			if j == g {
-				gd, gok = d, true
-			}
-		}
-		fmt.Fprintf(w, "   vs %q", r.base)
-		if r.target > 0 {
-			verdict := "no gocker sample"
-			if gok {
-				verdict = "met"
-				if float64(gd.Microseconds())/1000 > r.target {
-					verdict = "MISSED"
-				}
-			}
-			fmt.Fprintf(w, "; <= %.1f ms: %s", r.target, verdict)
-		}
-		fmt.Fprintln(w)
-	}
-}
-
-// pairedDelta is the median of row[k] - base[k]; both rows must be valid
-// for the runtime, and then they hold one sample per iteration each.
-func pairedDelta(rs, bs summary, row, base []sample) (time.Duration, bool) {
-	if !rs.ok || !bs.ok || len(row) != len(base) {
-		return 0, false
-	}
-	d := make([]time.Duration, len(row))
-	for k := range row {
-		d[k] = row[k].wall - base[k].wall
-	}
-	slices.Sort(d)
-	return median(d), true
-}
-
 // printRatios prints gocker/crun and gocker/runc for wall and RSS (issue 2
 // targets: run wall <= 1.0x crun and <= 0.5x runc, peak RSS <= 0.6x runc).
 func (b *bench) printRatios(w io.Writer, res [][]result) {

@@ -115,11 +115,35 @@ func TestPairedDelta(t *testing.T) {
 		return s
 	}
 	row, base := ms(12, 30, 14), ms(10, 20, 13)
-	d, ok := pairedDelta(summarize(row), summarize(base), row, base)
-	if !ok || d != 2*time.Millisecond {
-		t.Errorf("delta %v %v, want 2ms (median of 2, 10, 1)", d, ok)
+	d := pairedDelta(summarize(row), summarize(base), row, base)
+	if !d.ok || d.med != 2*time.Millisecond || d.lo != time.Millisecond || d.hi != 10*time.Millisecond {
+		t.Errorf("delta %+v, want median 2ms of (2, 10, 1), full range below n=6", d)
 	}
-	if _, ok := pairedDelta(summary{}, summarize(base), nil, base); ok {
+	if d := pairedDelta(summary{}, summarize(base), nil, base); d.ok {
 		t.Error("delta of a failed row")
+	}
+}
+
+func TestMedianCIRank(t *testing.T) {
+	// Binomial(n, 1/2) tables (1-based): n=10 -> x(2)..x(9), n=20 -> x(6)..x(15),
+	// n=40 -> x(14)..x(27).
+	for n, want := range map[int]int{5: 0, 6: 0, 10: 1, 20: 5, 40: 13} {
+		if got := medianCIRank(n); got != want {
+			t.Errorf("medianCIRank(%d) = %d, want %d", n, got, want)
+		}
+	}
+}
+
+func TestVerdict(t *testing.T) {
+	d := func(lo, hi float64) delta {
+		return delta{ok: true, lo: time.Duration(lo * 1e6), hi: time.Duration(hi * 1e6)}
+	}
+	for _, c := range []struct {
+		d    delta
+		want string
+	}{{d(-1, 0.9), "met"}, {d(1.1, 3), "MISSED"}, {d(0.5, 2), "inconclusive (interval spans it)"}, {delta{}, "no gocker delta"}} {
+		if got := verdict(c.d, 1); got != c.want {
+			t.Errorf("verdict(%+v) = %q, want %q", c.d, got, c.want)
+		}
 	}
 }
