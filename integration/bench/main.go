@@ -3,7 +3,10 @@
 // alternating samples, one runtime after the other in every iteration, so
 // that drift in the machine's load hits all runtimes alike, and prints
 // medians of wall time and peak RSS with the gocker/crun and gocker/runc
-// ratios. Run it through integration/bench/run.sh (make bench).
+// ratios. Rows that add one feature to a base row (resource limits, issue
+// 4; Docker's seccomp profile, issue 5; gocker's network hook, issue 7)
+// are also printed as per-runtime deltas against that row (delta.go). Run
+// it through integration/bench/run.sh (make bench).
 //
 // Usage: bench -bundle DIR [-n 20] NAME=PATH...
 package main
