@@ -64,7 +64,32 @@ setup_hugetlb() {
   fi
 }
 
+# NETCLS=1 mounts the v1 net_cls,net_prio hierarchy (with the usual
+# net_cls and net_prio symlinks) for the run: this host has none, and the two
+# linux_cgroups_*network tests need it (they pass on every runtime with it).
+NETCLS=${NETCLS:-0}
+NETCLS_MOUNTED=0
+setup_netcls() {
+  local d=/sys/fs/cgroup/net_cls,net_prio
+  [ -e /sys/fs/cgroup/cgroup.controllers ] && return 0
+  [ -e /sys/fs/cgroup/net_cls ] && return 0
+  mkdir -p "$d" && mount -t cgroup -o net_cls,net_prio cgroup "$d" || {
+    echo "conformance: could not mount net_cls,net_prio" >&2; rmdir "$d" 2>/dev/null; return 0; }
+  ln -s net_cls,net_prio /sys/fs/cgroup/net_cls
+  ln -s net_cls,net_prio /sys/fs/cgroup/net_prio
+  NETCLS_MOUNTED=1
+}
+
+teardown_netcls() {
+  [ "$NETCLS_MOUNTED" = 1 ] || return 0
+  rm -f /sys/fs/cgroup/net_cls /sys/fs/cgroup/net_prio
+  umount /sys/fs/cgroup/net_cls,net_prio || umount -l /sys/fs/cgroup/net_cls,net_prio
+  rmdir /sys/fs/cgroup/net_cls,net_prio 2>/dev/null || true
+  NETCLS_MOUNTED=0
+}
+
 teardown() {
+  teardown_netcls
   safe_rm "$WORK/scratch" || LEAKS=1
   if [ "$HUGETLB_MOUNTED" = 1 ]; then
     umount /sys/fs/cgroup/hugetlb || umount -l /sys/fs/cgroup/hugetlb
@@ -133,6 +158,7 @@ main() {
   rm -rf "$WORK/results"
   mkdir -p "$WORK/scratch" && chmod 0755 "$WORK" "$WORK/scratch"
   case "$HUGETLB: ${names[*]} " in 1:* | auto:*" crun "*) setup_hugetlb ;; esac
+  [ "$NETCLS" = 1 ] && setup_netcls
 
   local i t s0
   for i in "${!names[@]}"; do
