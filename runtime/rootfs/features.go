@@ -4,11 +4,11 @@ import "slices"
 
 // MountOptions lists the mount options gocker understands, for `gocker
 // features` (runtime-spec features.md "mountOptions"): mount(2) flags,
-// propagation types, the recursive (mount_setattr) forms and "defaults".
-// idmap/ridmap are parsed but refused, so they are not listed. Any other
-// option is passed to the filesystem as data.
+// propagation types, the recursive (mount_setattr) forms, "defaults" and
+// the idmapped-mount options. Any other option is passed to the filesystem
+// as data.
 func MountOptions() []string {
-	out := []string{"defaults"}
+	out := []string{"defaults", "idmap", "ridmap"}
 	for o := range flagOptions {
 		out = append(out, o)
 	}

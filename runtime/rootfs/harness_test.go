@@ -53,6 +53,13 @@ type childConfig struct {
 	Console  bool
 	// Cmds: shell commands run inside the container after Finish.
 	Cmds []string
+	// UIDMap, GIDMap replace the child's user namespace mappings (default:
+	// 0 -> host 0, size 1). Only with UserNS.
+	UIDMap, GIDMap []specs.LinuxIDMapping
+	// IDMapParent: the test process makes the idmapped mounts the child
+	// asks for (Options.IDMapped), as gocker's parent does for a container
+	// with its own user namespace. Not with Outer.
+	IDMapParent bool
 }
 
 type cmdResult struct {
@@ -103,7 +110,7 @@ func runOuter() int {
 			return 2
 		}
 	}
-	cmd := childCommand(context.Background(), os.Getenv(envConfig), "inner", c.InnerFlags, c.UserNS)
+	cmd := childCommand(context.Background(), os.Getenv(envConfig), "inner", c.InnerFlags, c)
 	cmd.Stdout, cmd.Stderr = os.Stdout, os.Stderr
 	if err := cmd.Run(); err != nil {
 		fmt.Fprintln(os.Stderr, "inner:", err)
@@ -146,6 +153,9 @@ func runSteps(c *childConfig) *childResult {
 		}
 	}
 	o := &Options{Spec: c.Spec, Rootfs: c.Rootfs, NoPivot: c.NoPivot, CgroupNS: c.CgroupNS, CgroupPaths: c.CgroupPaths}
+	if c.IDMapParent {
+		o.IDMapped = askParentIDMapped
+	}
 	if err := Prepare(o); err != nil {
 		return fail("prepare", err)
 	}
@@ -206,16 +216,20 @@ func shell(cmd string) cmdResult {
 	return r
 }
 
-func childCommand(ctx context.Context, config, level string, flags uintptr, userns bool) *exec.Cmd {
+func childCommand(ctx context.Context, config, level string, flags uintptr, c *childConfig) *exec.Cmd {
 	cmd := exec.CommandContext(ctx, os.Args[0], "-test.run=^$")
 	cmd.Env = append(os.Environ(), envConfig+"="+config, envLevel+"="+level)
 	cmd.SysProcAttr = &syscall.SysProcAttr{Cloneflags: flags, Pdeathsig: syscall.SIGKILL}
-	if userns {
+	if c.UserNS && level == "inner" {
+		cmd.SysProcAttr.Cloneflags |= unix.CLONE_NEWUSER
 		// Root of the new user namespace is host root: enough to own the
 		// rootfs files, yet mknod and locked mounts behave as in any
 		// user-namespaced container.
 		cmd.SysProcAttr.UidMappings = []syscall.SysProcIDMap{{ContainerID: 0, HostID: 0, Size: 1}}
 		cmd.SysProcAttr.GidMappings = []syscall.SysProcIDMap{{ContainerID: 0, HostID: 0, Size: 1}}
+		if c.UIDMap != nil {
+			cmd.SysProcAttr.UidMappings, cmd.SysProcAttr.GidMappings = sysIDMaps(c.UIDMap), sysIDMaps(c.GIDMap)
+		}
 		cmd.SysProcAttr.GidMappingsEnableSetgroups = true
 	}
 	return cmd
@@ -242,13 +256,13 @@ func run(t *testing.T, c *childConfig) *childResult {
 	defer cancel()
 	var cmd *exec.Cmd
 	if c.Outer != nil {
-		cmd = childCommand(ctx, cfg, "outer", unix.CLONE_NEWNS, false)
+		cmd = childCommand(ctx, cfg, "outer", unix.CLONE_NEWNS, c)
 	} else {
-		cmd = childCommand(ctx, cfg, "inner", baseFlags|c.InnerFlags, c.UserNS)
+		cmd = childCommand(ctx, cfg, "inner", baseFlags|c.InnerFlags, c)
 	}
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	if err := cmd.Run(); err != nil {
+	if err := runChild(t, cmd, c); err != nil {
 		t.Fatalf("child: %v\nstdout: %s\nstderr: %s", err, stdout.String(), stderr.String())
 	}
 	checkNoLeak(t, c.Rootfs)

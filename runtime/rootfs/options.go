@@ -24,6 +24,7 @@ type mountOpts struct {
 	recAttr     unix.MountAttr
 	data        []string
 	idmap       bool // "idmap" or "ridmap"
+	ridmap      bool // "ridmap": the idmapping applies to every mount of the tree
 }
 
 type flagOpt struct {
@@ -125,7 +126,10 @@ func parseOptions(options []string) (*mountOpts, error) {
 		}
 		switch opt {
 		case "idmap", "ridmap":
+			// runtime-spec: these "SHOULD NOT be passed to the underlying
+			// mount(2) call"; see idmap.go.
 			o.idmap = true
+			o.ridmap = o.ridmap || opt == "ridmap"
 			continue
 		case "defaults":
 			// fstab's placeholder: no flag.

@@ -29,6 +29,11 @@ type Options struct {
 	NoPivot     bool              // --no-pivot: MS_MOVE + chroot instead of pivot_root
 	CgroupPaths map[string]string // v1: subsystem -> absolute host cgroup dir of this container ("" key = unified/v2 path); used for "cgroup" mounts
 	CgroupNS    bool              // container has its own cgroup namespace
+	// IDMapped, if set, returns spec mount i as a detached idmapped mount
+	// (IDMapper.Open, run by the parent: see idmap.go). The init of a
+	// container with its own user namespace cannot make one itself. When
+	// nil, Prepare makes them in this process.
+	IDMapped func(i int) (*os.File, error)
 }
 
 // setup is the state shared by the steps of Prepare.
@@ -38,6 +43,9 @@ type setup struct {
 	// rootfs is o.Rootfs with symlinks resolved, to compare against
 	// /proc/self/mountinfo and /proc/self/fd/N link targets.
 	rootfs string
+	// idmapper makes idmapped mounts when o.IDMapped is nil; created on
+	// first use, closed at the end of Prepare.
+	idmapper *IDMapper
 }
 
 // Prepare runs before the switch of root: it sets the propagation of "/"
@@ -49,6 +57,10 @@ func Prepare(o *Options) error {
 	}
 	prop, err := parsePropagation(linuxOf(o.Spec).RootfsPropagation)
 	if err != nil {
+		return err
+	}
+	// Refuse a bad idmap field before mounting anything.
+	if err := ValidateIDMapped(o.Spec); err != nil {
 		return err
 	}
 	rootfs, err := filepath.EvalSymlinks(o.Rootfs)
@@ -81,9 +93,10 @@ func Prepare(o *Options) error {
 	}
 	defer root.Close()
 	s := &setup{o: o, root: root, rootfs: rootfs}
+	defer s.closeIDMapper()
 
-	for _, m := range o.Spec.Mounts {
-		if err := s.mountEntry(m); err != nil {
+	for i, m := range o.Spec.Mounts {
+		if err := s.mountIndex(i, m); err != nil {
 			return err
 		}
 	}
