@@ -13,10 +13,6 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// errIDMapNotSupported is returned for "idmap"/"ridmap" and for mounts with
-// uidMappings/gidMappings.
-var errIDMapNotSupported = errors.New("idmapped mounts (idmap, ridmap, uidMappings, gidMappings) are not supported yet")
-
 // mountEntry performs one element of the spec's "mounts" array. Its error
 // reads "mount <source> to <destination>: <cause>".
 func (s *setup) mountEntry(m specs.Mount) error {
@@ -32,7 +28,8 @@ func (s *setup) doMount(m specs.Mount) error {
 		return err
 	}
 	if o.idmap || len(m.UIDMappings) > 0 || len(m.GIDMappings) > 0 {
-		return errIDMapNotSupported
+		// mountIndex sends these to idmappedBind (idmap.go).
+		return errors.New("internal error: idmapped mount not handled as such")
 	}
 	if m.Destination == "" {
 		return errors.New("empty destination")
