@@ -92,6 +92,9 @@ func Create(o Options, co CreateOpts) (*Container, *Init, error) {
 	if err != nil {
 		return nil, nil, err
 	}
+	if err := checkRootless(s); err != nil {
+		return nil, nil, err
+	}
 	if !gspec.HasNamespace(s, specs.MountNamespace) && len(s.Mounts) > 0 {
 		// They would land on the host's mount table; runc refuses such a
 		// config, crun skips them. Skipping lets bundles that share the
@@ -102,7 +105,7 @@ func Create(o Options, co CreateOpts) (*Container, *Init, error) {
 	if err != nil {
 		return nil, nil, err
 	}
-	cg, err := newCgroup(co.ID, s, cgroups.Options{Systemd: o.SystemdCgroup})
+	cg, err := newCgroup(co.ID, s, cgroups.Options{Systemd: o.SystemdCgroup, Rootless: o.Rootless})
 	if err != nil {
 		return nil, nil, err
 	}
@@ -170,7 +173,7 @@ func (cr *creation) run(raw []byte, plan *nsPlan) (*Init, error) {
 		return nil, fmt.Errorf("start container init: %w", err)
 	}
 	if cgErr != nil {
-		return nil, fmt.Errorf("create cgroup: %w", cgErr)
+		return nil, fmt.Errorf("create cgroup: %w", rootlessCgroupError(cr.o, c.Spec, cgErr))
 	}
 	pid := cr.cmd.Process.Pid
 	start, _, err := procStat(pid)
@@ -185,7 +188,7 @@ func (cr *creation) run(raw []byte, plan *nsPlan) (*Init, error) {
 	// asks for its hooks only after we are done here. A cgroup namespace
 	// must be unshared inside the cgroup, so then the move comes first.
 	if plan.cgroupNS {
-		if err := cr.cg.AddPid(pid, nil); err != nil {
+		if err := cr.joinCgroup(pid); err != nil {
 			return nil, fmt.Errorf("join cgroup: %w", err)
 		}
 	}
@@ -195,14 +198,24 @@ func (cr *creation) run(raw []byte, plan *nsPlan) (*Init, error) {
 		Seccomp: cr.filter.Wire(),
 		NoPivot: cr.co.NoPivot, NoNewKeyring: cr.co.NoNewKeyring, CgroupPaths: cr.cg.Paths(),
 		CgroupNS: plan.cgroupNS, TimeNS: plan.timeNS, PreserveFDs: cr.co.ListenFDs + cr.co.PreserveFDs, ListenFDs: cr.co.ListenFDs,
-		RuntimeHooks: len(hooks.List(c.Spec.Hooks, hooks.Prestart))+len(hooks.List(c.Spec.Hooks, hooks.CreateRuntime)) > 0,
-		State:        *c.specState(specs.StateCreating),
+		// createContainer hooks count too: they must run with the init
+		// already in its cgroup, which the round trip guarantees.
+		RuntimeHooks: len(hooks.List(c.Spec.Hooks, hooks.Prestart))+len(hooks.List(c.Spec.Hooks, hooks.CreateRuntime))+
+			len(hooks.List(c.Spec.Hooks, hooks.CreateContainer)) > 0,
+		State: *c.specState(specs.StateCreating),
 	}
-	if err := conn.Send(&proto.Msg{Type: proto.TypeBootstrap, Bootstrap: b}, -1); err != nil {
+	rootDir, err := openRootfsIn(pid, plan, c.State.Rootfs)
+	if err != nil {
+		return nil, err
+	}
+	if rootDir != nil {
+		defer rootDir.Close()
+	}
+	if err := conn.Send(&proto.Msg{Type: proto.TypeBootstrap, Bootstrap: b}, fdOf(rootDir)); err != nil {
 		return nil, cr.initError(err)
 	}
 	if !plan.cgroupNS {
-		if err := cr.cg.AddPid(pid, nil); err != nil {
+		if err := cr.joinCgroup(pid); err != nil {
 			return nil, fmt.Errorf("join cgroup: %w", err)
 		}
 	}

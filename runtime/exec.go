@@ -213,6 +213,7 @@ func (x *execution) spawn(sub map[string]string) error {
 	a := &spawnArgs{
 		spec: c.Spec, plan: plan, childSync: childSync, preserve: x.eo.PreserveFDs, cgroup: cgDir,
 		stdio: [3]*os.File{os.Stdin, os.Stdout, os.Stderr}, logLevel: logrus.GetLevel().String(),
+		scratch: c.Store.Dir(c.ID), // overlay-protected binary, not a memfd copy
 	}
 	x.cmd, err = spawn(a)
 	if err != nil && cgDir != nil {
@@ -236,6 +237,9 @@ func (x *execution) spawn(sub map[string]string) error {
 	b := &proto.Bootstrap{
 		ID: c.ID, Rootfs: c.State.Rootfs, Spec: &s, Exec: true, Chroot: chroot,
 		PreserveFDs: x.eo.PreserveFDs,
+		// The container's state (host pid of its init), for a seccomp
+		// listener, as at create.
+		State: *c.specState(specs.StateRunning),
 	}
 	if err := conn.Send(&proto.Msg{Type: proto.TypeBootstrap, Bootstrap: b}, -1); err != nil {
 		return x.childError(err)
