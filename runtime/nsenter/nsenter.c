@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -44,8 +45,16 @@ static int ns_flag(const char *type)
 	return -1;
 }
 
-__attribute__((constructor)) static void gocker_nsenter(void)
+// glibc calls init_array functions with (argc, argv, envp), static or not.
+__attribute__((constructor)) static void gocker_nsenter(int argc, char **argv, char **envp)
 {
+	(void)envp;
+	// The container's init ("gocker init") is non-dumpable from its first
+	// instruction of C, before the Go runtime runs at all: nothing in the
+	// container may ptrace it or open its /proc/PID/{exe,mem,fd}
+	// (CVE-2016-9962, CVE-2019-5736). initproc sets it again in Go.
+	if (argc > 1 && argv && argv[1] && strcmp(argv[1], "init") == 0)
+		prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
 	const char *spec = getenv("_GOCKER_NSENTER");
 	const char *unshare_str = getenv("_GOCKER_UNSHARE");
 	if (!spec && !unshare_str)
