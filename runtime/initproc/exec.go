@@ -30,7 +30,7 @@ func runExec(conn *proto.Conn, b *proto.Bootstrap) error {
 		return fmt.Errorf("chdir /: %w", err)
 	}
 	if b.Spec.Process.Terminal {
-		if err := execConsole(conn, b); err != nil {
+		if err := newConsole(conn, b.Spec.Process, false); err != nil {
 			return err
 		}
 	}
@@ -48,50 +48,3 @@ func runExec(conn *proto.Conn, b *proto.Bootstrap) error {
 	return p.exec()
 }
 
-// execConsole gives the exec process a new pty from the container's devpts
-// (opened after the mount namespace join, so /dev/ptmx is the container's),
-// makes it the controlling terminal and stdio, and sends the master to the
-// parent. Unlike the init's console it is not bound to /dev/console.
-func execConsole(conn *proto.Conn, b *proto.Bootstrap) error {
-	ps := b.Spec.Process
-	master, err := unix.Open("/dev/ptmx", unix.O_RDWR|unix.O_NOCTTY|unix.O_CLOEXEC, 0)
-	if err != nil {
-		return fmt.Errorf("open /dev/ptmx in the container: %w", err)
-	}
-	defer unix.Close(master)
-	if err := unix.IoctlSetPointerInt(master, unix.TIOCSPTLCK, 0); err != nil {
-		return fmt.Errorf("unlock pty: %w", err)
-	}
-	n, err := unix.IoctlGetUint32(master, unix.TIOCGPTN)
-	if err != nil {
-		return fmt.Errorf("get pty number: %w", err)
-	}
-	slavePath := fmt.Sprintf("/dev/pts/%d", n)
-	slave, err := unix.Open(slavePath, unix.O_RDWR|unix.O_NOCTTY|unix.O_CLOEXEC, 0)
-	if err != nil {
-		return fmt.Errorf("open %s: %w", slavePath, err)
-	}
-	defer unix.Close(slave)
-	if err := unix.Fchown(slave, int(ps.User.UID), int(ps.User.GID)); err != nil {
-		return fmt.Errorf("chown %s: %w", slavePath, err)
-	}
-	if sz := ps.ConsoleSize; sz != nil {
-		ws := &unix.Winsize{Row: uint16(sz.Height), Col: uint16(sz.Width)}
-		if err := unix.IoctlSetWinsize(master, unix.TIOCSWINSZ, ws); err != nil {
-			return fmt.Errorf("set console size: %w", err)
-		}
-	}
-	// A new session, so the pty can become our controlling terminal.
-	if _, err := unix.Setsid(); err != nil {
-		return fmt.Errorf("setsid: %w", err)
-	}
-	if err := unix.IoctlSetInt(slave, unix.TIOCSCTTY, 0); err != nil {
-		return fmt.Errorf("set controlling terminal: %w", err)
-	}
-	for i := 0; i < 3; i++ {
-		if err := unix.Dup3(slave, i, 0); err != nil {
-			return fmt.Errorf("dup pty slave to fd %d: %w", i, err)
-		}
-	}
-	return conn.Send(&proto.Msg{Type: proto.TypeConsole, Msg: slavePath}, master)
-}

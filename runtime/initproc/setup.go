@@ -10,7 +10,6 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/gocker/gocker/runtime/proto"
-	"github.com/gocker/gocker/runtime/rootfs"
 )
 
 // setupNamespaces does the namespace work that must happen inside the
@@ -115,60 +114,3 @@ func writeSysctls(s *specs.Spec) error {
 	return nil
 }
 
-// setupConsole makes a pty from the container's devpts, binds the slave to
-// /dev/console, makes it our controlling terminal and stdio, and sends the
-// master to the parent (which forwards it to --console-socket or proxies it).
-func setupConsole(conn *proto.Conn, s *specs.Spec) error {
-	if s.Process == nil || !s.Process.Terminal {
-		return nil
-	}
-	master, err := unix.Open("/dev/ptmx", unix.O_RDWR|unix.O_NOCTTY|unix.O_CLOEXEC, 0)
-	if err != nil {
-		return fmt.Errorf("open /dev/ptmx: %w", err)
-	}
-	defer unix.Close(master)
-	if err := unix.IoctlSetPointerInt(master, unix.TIOCSPTLCK, 0); err != nil {
-		return fmt.Errorf("unlock pty: %w", err)
-	}
-	n, err := unix.IoctlGetUint32(master, unix.TIOCGPTN)
-	if err != nil {
-		return fmt.Errorf("get pty number: %w", err)
-	}
-	slavePath := fmt.Sprintf("/dev/pts/%d", n)
-	slave, err := unix.Open(slavePath, unix.O_RDWR|unix.O_NOCTTY|unix.O_CLOEXEC, 0)
-	if err != nil {
-		return fmt.Errorf("open %s: %w", slavePath, err)
-	}
-	defer unix.Close(slave)
-	u := s.Process.User
-	if err := unix.Fchown(slave, int(u.UID), int(u.GID)); err != nil {
-		return fmt.Errorf("chown %s: %w", slavePath, err)
-	}
-	if sz := s.Process.ConsoleSize; sz != nil {
-		ws := &unix.Winsize{Row: uint16(sz.Height), Col: uint16(sz.Width)}
-		if err := unix.IoctlSetWinsize(master, unix.TIOCSWINSZ, ws); err != nil {
-			return fmt.Errorf("set console size: %w", err)
-		}
-	}
-	// Bind the pty we opened, not whatever /dev/pts/N names by the time
-	// of the mount (CVE-2025-52565).
-	src := slavePath
-	if onProcfs("/proc/self/fd") {
-		src = fmt.Sprintf("/proc/self/fd/%d", slave)
-	}
-	if err := rootfs.SetupConsole(src); err != nil {
-		return err
-	}
-	if _, err := unix.Setsid(); err != nil {
-		return fmt.Errorf("setsid: %w", err)
-	}
-	if err := unix.IoctlSetInt(slave, unix.TIOCSCTTY, 0); err != nil {
-		return fmt.Errorf("set controlling terminal: %w", err)
-	}
-	for i := 0; i < 3; i++ {
-		if err := unix.Dup3(slave, i, 0); err != nil {
-			return fmt.Errorf("dup pty slave to fd %d: %w", i, err)
-		}
-	}
-	return conn.Send(&proto.Msg{Type: proto.TypeConsole}, master)
-}
