@@ -38,11 +38,8 @@ func runExec(conn *proto.Conn, b *proto.Bootstrap) error {
 	if err != nil {
 		return err
 	}
-	if err := conn.Send(&proto.Msg{Type: proto.TypeReady}, -1); err != nil {
-		return err
-	}
 	// The ack says the parent wrote --pid-file; without it we must not run.
-	if _, _, err := conn.Expect(proto.TypeAck); err != nil {
+	if err := readyAck(conn); err != nil {
 		return err
 	}
 	return p.exec()

@@ -80,7 +80,10 @@ func fds() (*proto.Conn, int, error) {
 }
 
 func run(conn *proto.Conn, fifoFd int) error {
-	m, _, err := conn.Expect(proto.TypeBootstrap)
+	// The fd, if any, is the rootfs opened by the parent in our mount
+	// namespace, for a rootfs whose path we may not be able to walk
+	// (runtime/rootless.go, openRootfsIn).
+	m, rootFD, err := conn.Expect(proto.TypeBootstrap)
 	if err != nil {
 		return err
 	}
@@ -96,8 +99,15 @@ func run(conn *proto.Conn, fifoFd int) error {
 		return err
 	}
 	ro := &rootfs.Options{Spec: s, Rootfs: b.Rootfs, NoPivot: b.NoPivot, CgroupPaths: b.CgroupPaths, CgroupNS: b.CgroupNS}
+	if rootFD >= 0 {
+		ro.RootFD = os.NewFile(uintptr(rootFD), "rootfs")
+	}
 	if hasNewMountNS(s) {
-		if err := rootfs.Prepare(ro); err != nil {
+		err := rootfs.Prepare(ro)
+		if ro.RootFD != nil {
+			ro.RootFD.Close() // Prepare keeps what Pivot needs
+		}
+		if err != nil {
 			return err
 		}
 	}
@@ -146,12 +156,9 @@ func run(conn *proto.Conn, fifoFd int) error {
 	if err != nil {
 		return err
 	}
-	if err := conn.Send(&proto.Msg{Type: proto.TypeReady}, -1); err != nil {
-		return err
-	}
 	// The ack tells us the parent saved our pid. EOF here means the parent
 	// died before that: nobody could ever start or delete us, so exit.
-	if _, _, err := conn.Expect(proto.TypeAck); err != nil {
+	if err := readyAck(conn); err != nil {
 		return err
 	}
 	conn.Close()
@@ -163,6 +170,15 @@ func run(conn *proto.Conn, fifoFd int) error {
 		return err
 	}
 	return p.exec()
+}
+
+// readyAck tells the parent we are set up and waits for its answer.
+func readyAck(conn *proto.Conn) error {
+	if err := conn.Send(&proto.Msg{Type: proto.TypeReady}, -1); err != nil {
+		return err
+	}
+	_, _, err := conn.Expect(proto.TypeAck)
+	return err
 }
 
 func hasNewMountNS(s *specs.Spec) bool {
