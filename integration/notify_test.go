@@ -59,24 +59,32 @@ func (e *env) buildSdNotify() string {
 	return bin
 }
 
+// notifySetup makes the caller's notify socket and a container that runs
+// the sd_notify helper, then sleeps.
+func (e *env) notifySetup(name string) (id, bundle, sockPath string, ln *net.UnixConn) {
+	e.t.Helper()
+	bin := e.buildSdNotify()
+	sockPath = filepath.Join(e.dir, "n.sock")
+	ln, err := net.ListenUnixgram("unixgram", &net.UnixAddr{Name: sockPath, Net: "unixgram"})
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	id = e.id(name)
+	bundle = e.bundle(id, chain(
+		withArgs("sh", "-c", mntHooks+"/sdnotify && exec sleep 1000"),
+		addMount(specs.Mount{Destination: "/run", Type: "tmpfs", Source: "tmpfs", Options: []string{"mode=755"}}),
+		addMount(specs.Mount{Destination: mntHooks, Type: "bind", Source: bin, Options: []string{"bind", "ro"}}),
+	))
+	return id, bundle, sockPath, ln
+}
+
 // TestNotifySocket: with NOTIFY_SOCKET set, the container's sd_notify
 // READY=1 reaches the caller's socket with MAINPID the init's host pid,
 // and run -d returns only once the container is ready (runc semantics).
 func TestNotifySocket(t *testing.T) {
 	e := newEnv(t)
-	bin := e.buildSdNotify()
-	sockPath := filepath.Join(e.dir, "n.sock")
-	ln, err := net.ListenUnixgram("unixgram", &net.UnixAddr{Name: sockPath, Net: "unixgram"})
-	if err != nil {
-		t.Fatal(err)
-	}
+	id, bundle, sockPath, ln := e.notifySetup("notify")
 	defer ln.Close()
-	id := e.id("notify")
-	bundle := e.bundle(id, chain(
-		withArgs("sh", "-c", mntHooks+"/sdnotify && exec sleep 1000"),
-		addMount(specs.Mount{Destination: "/run", Type: "tmpfs", Source: "tmpfs", Options: []string{"mode=755"}}),
-		addMount(specs.Mount{Destination: mntHooks, Type: "bind", Source: bin, Options: []string{"bind", "ro"}}),
-	))
 	args := []string{"--root", e.root, "--log", e.logFile, "--log-format", "json", "run", "-d", "--bundle", bundle, id}
 	cmd := exec.Command(runtimePath, args...)
 	cmd.Env = append(os.Environ(), "NOTIFY_SOCKET="+sockPath)
@@ -117,19 +125,8 @@ func TestNotifySocket(t *testing.T) {
 // is the one that waits for READY=1 and forwards it (runc semantics).
 func TestNotifySocketCreateStart(t *testing.T) {
 	e := newEnv(t)
-	bin := e.buildSdNotify()
-	sockPath := filepath.Join(e.dir, "n.sock")
-	ln, err := net.ListenUnixgram("unixgram", &net.UnixAddr{Name: sockPath, Net: "unixgram"})
-	if err != nil {
-		t.Fatal(err)
-	}
+	id, bundle, sockPath, ln := e.notifySetup("notify2")
 	defer ln.Close()
-	id := e.id("notify2")
-	bundle := e.bundle(id, chain(
-		withArgs("sh", "-c", mntHooks+"/sdnotify && exec sleep 1000"),
-		addMount(specs.Mount{Destination: "/run", Type: "tmpfs", Source: "tmpfs", Options: []string{"mode=755"}}),
-		addMount(specs.Mount{Destination: mntHooks, Type: "bind", Source: bin, Options: []string{"bind", "ro"}}),
-	))
 	null, _ := os.OpenFile(os.DevNull, os.O_RDWR, 0)
 	defer null.Close()
 	for _, verb := range [][]string{{"create", "--bundle", bundle, id}, {"start", id}} {
