@@ -307,12 +307,17 @@ func (s *setup) dirHandle(dest string) (*os.File, error) {
 
 // inRoot resolves dest inside the rootfs and returns it as an absolute
 // container path free of symlinks.
+//
+// The walk starts from the handle on the rootfs (/proc/self/fd/N), not
+// from its path: the init may not be allowed to search the directories
+// above the rootfs (see rootfd.go).
 func (s *setup) inRoot(dest string) (string, error) {
-	joined, err := securejoin.SecureJoin(s.rootfs, dest)
+	base := fdPath(s.root)
+	joined, err := securejoin.SecureJoin(base, dest)
 	if err != nil {
 		return "", fmt.Errorf("resolve %s: %w", dest, err)
 	}
-	return filepath.Clean("/" + strings.TrimPrefix(joined, s.rootfs)), nil
+	return filepath.Clean("/" + strings.TrimPrefix(joined, base)), nil
 }
 
 // fileHandle returns an O_PATH handle on dest inside the rootfs, creating

@@ -18,6 +18,9 @@ import (
 // where pivot_root is impossible) it moves the rootfs onto "/" and chroots,
 // which leaves the old root reachable to a process with CAP_SYS_CHROOT.
 func Pivot(o *Options) error {
+	if o.top != nil {
+		return pivotTop(o) // the rootfs came as a handle (rootfd.go)
+	}
 	rootfs, err := filepath.EvalSymlinks(o.Rootfs)
 	if err != nil {
 		return fmt.Errorf("rootfs %s: %w", o.Rootfs, err)
@@ -25,20 +28,21 @@ func Pivot(o *Options) error {
 	if o.NoPivot {
 		return moveRoot(rootfs)
 	}
-	return pivotRoot(rootfs)
-}
-
-func pivotRoot(rootfs string) error {
-	oldRoot, err := unix.Open("/", unix.O_DIRECTORY|unix.O_RDONLY|unix.O_CLOEXEC, 0)
-	if err != nil {
-		return fmt.Errorf("open old root: %w", err)
-	}
-	defer unix.Close(oldRoot)
 	newRoot, err := unix.Open(rootfs, unix.O_DIRECTORY|unix.O_RDONLY|unix.O_CLOEXEC, 0)
 	if err != nil {
 		return fmt.Errorf("open new root: %w", err)
 	}
 	defer unix.Close(newRoot)
+	return pivotRoot(newRoot)
+}
+
+// pivotRoot makes the directory newRoot (the root of a mount) the root.
+func pivotRoot(newRoot int) error {
+	oldRoot, err := unix.Open("/", unix.O_DIRECTORY|unix.O_RDONLY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return fmt.Errorf("open old root: %w", err)
+	}
+	defer unix.Close(oldRoot)
 	if err := unix.Fchdir(newRoot); err != nil {
 		return fmt.Errorf("chdir to new root: %w", err)
 	}
@@ -71,7 +75,13 @@ func moveRoot(rootfs string) error {
 	if err := unix.Chdir(rootfs); err != nil {
 		return fmt.Errorf("chdir to rootfs: %w", err)
 	}
-	if err := unix.Mount(rootfs, "/", "", unix.MS_MOVE, ""); err != nil {
+	return moveCwdToRoot()
+}
+
+// moveCwdToRoot moves the mount whose root is the working directory onto
+// "/" and chroots into it (switch_root's idiom).
+func moveCwdToRoot() error {
+	if err := unix.Mount(".", "/", "", unix.MS_MOVE, ""); err != nil {
 		return fmt.Errorf("move rootfs to /: %w", err)
 	}
 	if err := unix.Chroot("."); err != nil {

@@ -14,7 +14,6 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"path/filepath"
 	"strings"
 
 	"github.com/moby/sys/mountinfo"
@@ -29,6 +28,13 @@ type Options struct {
 	NoPivot     bool              // --no-pivot: MS_MOVE + chroot instead of pivot_root
 	CgroupPaths map[string]string // v1: subsystem -> absolute host cgroup dir of this container ("" key = unified/v2 path); used for "cgroup" mounts
 	CgroupNS    bool              // container has its own cgroup namespace
+	// RootFD, if set, is an O_PATH handle on the rootfs directory in this
+	// mount namespace, opened by the parent, which may search directories
+	// the init cannot (see rootfd.go). Rootfs then only names it.
+	RootFD *os.File
+	// top is Prepare's handle on the rootfs mount made from RootFD, for
+	// Pivot.
+	top *os.File
 	// IDMapped, if set, returns spec mount i as a detached idmapped mount
 	// (IDMapper.Open, run by the parent: see idmap.go). The init of a
 	// container with its own user namespace cannot make one itself. When
@@ -63,9 +69,9 @@ func Prepare(o *Options) error {
 	if err := ValidateIDMapped(o.Spec); err != nil {
 		return err
 	}
-	rootfs, err := filepath.EvalSymlinks(o.Rootfs)
+	rootfs, err := rootfsPath(o)
 	if err != nil {
-		return fmt.Errorf("rootfs %s: %w", o.Rootfs, err)
+		return err
 	}
 	// First of all, stop our mounts from reaching the host: the new mount
 	// namespace starts as a copy whose shared mounts are still peers of the
@@ -82,14 +88,9 @@ func Prepare(o *Options) error {
 	if err := makeParentPrivate(rootfs); err != nil {
 		return err
 	}
-	// pivot_root(2) needs new_root to be a mount point; MS_REC keeps any
-	// mount already inside the rootfs directory.
-	if err := unix.Mount(rootfs, rootfs, "", unix.MS_BIND|unix.MS_REC, ""); err != nil {
-		return fmt.Errorf("bind rootfs %s onto itself: %w", rootfs, err)
-	}
-	root, err := os.OpenFile(rootfs, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	root, err := bindRoot(o, rootfs)
 	if err != nil {
-		return fmt.Errorf("open rootfs: %w", err)
+		return err
 	}
 	defer root.Close()
 	s := &setup{o: o, root: root, rootfs: rootfs}
