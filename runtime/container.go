@@ -148,6 +148,11 @@ func (c *Container) cgroup() *cgroups.Manager {
 	if err != nil {
 		return nil
 	}
+	if c.State.CgroupShared && !m.Exists() {
+		// A rootless container running in its caller's cgroup, which is
+		// not its to freeze, list or kill through (rootless.go).
+		return nil
+	}
 	c.cg = m
 	return m
 }

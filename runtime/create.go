@@ -196,7 +196,7 @@ func (cr *creation) run(raw []byte, plan *nsPlan) (*Init, error) {
 	b := &proto.Bootstrap{
 		ID: c.ID, Bundle: c.State.Bundle, Rootfs: c.State.Rootfs, Spec: specForInit(c.Spec, cr.filter),
 		Seccomp: cr.filter.Wire(),
-		NoPivot: cr.co.NoPivot, NoNewKeyring: cr.co.NoNewKeyring, CgroupPaths: cr.cg.Paths(),
+		NoPivot: cr.co.NoPivot, NoNewKeyring: cr.co.NoNewKeyring, CgroupPaths: cr.cgroupPaths(),
 		CgroupNS: plan.cgroupNS, TimeNS: plan.timeNS, PreserveFDs: cr.co.ListenFDs + cr.co.PreserveFDs, ListenFDs: cr.co.ListenFDs,
 		// createContainer hooks count too: they must run with the init
 		// already in its cgroup, which the round trip guarantees.

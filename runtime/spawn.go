@@ -174,7 +174,10 @@ func spawn(a *spawnArgs) (*exec.Cmd, error) {
 	if a.plan.userNS {
 		attr.UidMappings = idMaps(a.spec.Linux.UIDMappings)
 		attr.GidMappings = idMaps(a.spec.Linux.GIDMappings)
-		attr.GidMappingsEnableSetgroups = true
+		// Without CAP_SETGID over our own namespace the kernel takes a gid
+		// map only once setgroups is denied (user_namespaces(7)); os/exec
+		// writes "deny" then.
+		attr.GidMappingsEnableSetgroups = !unprivileged()
 		// Our kuid 0 is unmapped in the new namespace (it shows as the
 		// overflow uid), and execve as a non-root uid drops every
 		// capability. Become the namespace's root first; os/exec does this

@@ -14,7 +14,7 @@ import (
 
 func globalFlags() []cli.Flag {
 	return []cli.Flag{
-		&cli.StringFlag{Name: "root", Value: "/run/gocker", Usage: "root directory for container state"},
+		&cli.StringFlag{Name: "root", Value: runtime.DefaultRootDir, Usage: "root directory for container state (rootless: $XDG_RUNTIME_DIR/gocker)"},
 		&cli.StringFlag{Name: "log", Usage: "log file (default: stderr)"},
 		&cli.StringFlag{Name: "log-format", Value: "text", Usage: "log format: text or json"},
 		&cli.BoolFlag{Name: "debug", Usage: "debug logging"},
@@ -46,17 +46,31 @@ func setupLogging(c *cli.Context) error {
 		logFile = f
 		logrus.SetOutput(f)
 	}
-	switch r := c.String("rootless"); r {
-	case "auto", "false":
-	case "true":
-		if os.Geteuid() == 0 {
-			return errors.New("--rootless=true: gocker is running as root; rootless mode is for unprivileged users")
+	var err error
+	if rootless, err = runtime.UseRootless(c.String("rootless")); err != nil {
+		return err
+	}
+	if !c.IsSet("root") {
+		root, err := runtime.DefaultRoot()
+		if err != nil {
+			if statelessVerbs[c.Args().First()] {
+				return nil
+			}
+			return err
 		}
-		return errors.New("--rootless=true: rootless mode is not supported yet")
-	default:
-		return fmt.Errorf("--rootless: invalid value %q (want true, false or auto)", r)
+		return c.Set("root", root)
 	}
 	return nil
+}
+
+// rootless is --rootless resolved (runtime.UseRootless).
+var rootless bool
+
+// statelessVerbs never touch --root, so they work for a rootless user
+// without XDG_RUNTIME_DIR.
+var statelessVerbs = map[string]bool{
+	"": true, "spec": true, "version": true, "features": true, "help": true, "h": true,
+	"init": true, "hook": true, "network": true,
 }
 
 // reportError logs the final error once at error level (containerd reads
@@ -80,6 +94,7 @@ func opts(c *cli.Context) runtime.Options {
 	return runtime.Options{
 		Root:          c.String("root"),
 		SystemdCgroup: c.Bool("systemd-cgroup"),
+		Rootless:      rootless,
 	}
 }
 
