@@ -1,8 +1,10 @@
 package rootfs
 
 import (
+	"maps"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -307,6 +309,25 @@ func TestIDMapperCache(t *testing.T) {
 	}
 }
 
+// TestIDMapperContainerMappings: a mount whose mappings are the
+// container's takes the container's user namespace instead of a new one.
+func TestIDMapperContainerMappings(t *testing.T) {
+	requireRoot(t)
+	m := idmap(0, 100000, 65536)
+	spec := newSpec(idmapped("/a", t.TempDir(), m, "bind", "idmap"), idmapped("/b", t.TempDir(), idmap(0, 200000, 10), "bind", "idmap"))
+	spec.Linux.UIDMappings, spec.Linux.GIDMappings = m, m
+	im := NewIDMapper(spec, "/proc/self/ns/user")
+	defer im.Close()
+	for _, i := range []int{6, 7} {
+		if _, err := im.userNSFor(spec.Mounts[i]); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, ok := im.cache["container"]; !ok || len(im.cache) != 2 {
+		t.Errorf("cache keys %v, want the container's namespace and one new", slices.Collect(maps.Keys(im.cache)))
+	}
+}
+
 func TestParseIDMapOptions(t *testing.T) {
 	for opts, want := range map[string][2]bool{
 		"bind,idmap":         {true, false},
@@ -321,5 +342,39 @@ func TestParseIDMapOptions(t *testing.T) {
 		if o.idmap != want[0] || o.ridmap != want[1] || o.dataString() != "" {
 			t.Errorf("%s: idmap %v ridmap %v data %q", opts, o.idmap, o.ridmap, o.dataString())
 		}
+	}
+}
+
+// BenchmarkNewUserNS is the cost of one user namespace for an idmapping:
+// fork, execve stopped by PTRACE_TRACEME, maps written, reaped.
+func BenchmarkNewUserNS(b *testing.B) {
+	if os.Geteuid() != 0 {
+		b.Skip("needs root")
+	}
+	m := idmap(0, 100000, 65536)
+	for b.Loop() {
+		f, err := newUserNS(m, m)
+		if err != nil {
+			b.Fatal(err)
+		}
+		f.Close()
+	}
+}
+
+// BenchmarkIDMappedTree adds open_tree and mount_setattr for a bind of a
+// directory, with the user namespace cached.
+func BenchmarkIDMappedTree(b *testing.B) {
+	if os.Geteuid() != 0 {
+		b.Skip("needs root")
+	}
+	src := b.TempDir()
+	im := NewIDMapper(&specs.Spec{Mounts: []specs.Mount{idmapped("/x", src, idmap(0, 100000, 65536), "bind", "idmap")}}, "")
+	defer im.Close()
+	for b.Loop() {
+		f, err := im.Open(0)
+		if err != nil {
+			b.Fatal(err)
+		}
+		f.Close()
 	}
 }
