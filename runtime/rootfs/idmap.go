@@ -48,7 +48,8 @@ func idmapOf(s *specs.Spec, i int) (*idmapSpec, bool, error) {
 	field := fmt.Sprintf("mounts[%d]", i)
 	o, err := parseOptions(m.Options)
 	if err != nil {
-		return nil, false, fmt.Errorf("%s.options: %w", field, err)
+		// Not ours to report: mountEntry does, in its usual form.
+		return nil, false, nil
 	}
 	hasUID, hasGID := len(m.UIDMappings) > 0, len(m.GIDMappings) > 0
 	if !o.idmap && !hasUID && !hasGID {

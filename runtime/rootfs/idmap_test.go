@@ -77,13 +77,16 @@ func TestIDMappedBind(t *testing.T) {
 		// Mappings without the option: still idmapped (runc does the same).
 		idmapped("/noopt", src, idmap(1000, 0, 1), "bind"),
 		specs.Mount{Destination: "/plain", Type: "bind", Source: src, Options: []string{"bind"}},
+		// A file, on a mount point that does not exist yet.
+		idmapped("/etc/idfile", filepath.Join(src, "f"), idmap(1000, 0, 1), "bind", "idmap"),
 	)
 	res := run(t, &childConfig{Spec: spec, Rootfs: rootfs, Cmds: []string{
 		"stat -c %u:%g /idm /idm/f /idm2/f /idmro/f /noopt/f /plain/f", // 0
 		"touch /idm/new && stat -c %u:%g /idm/new",                     // 1
-		"touch /idmro/x",           // 2
-		"touch /idm2/by-root",      // 3
-		"cat /proc/self/mountinfo", // 4
+		"touch /idmro/x",               // 2
+		"touch /idm2/by-root",          // 3
+		"cat /proc/self/mountinfo",     // 4
+		"stat -c %u:%g:%F /etc/idfile", // 5
 	}})
 	mustSucceed(t, res)
 	if r := res.cmd(t, 0); r.Out != "0:0\n0:0\n2000:2000\n0:0\n0:0\n1000:1000" {
@@ -114,6 +117,9 @@ func TestIDMappedBind(t *testing.T) {
 	}
 	if f, _ := parseMountLine(mountLine(mi, "/plain")); hasOpt(f.opts, "idmapped") {
 		t.Errorf("plain bind is idmapped: %q", mountLine(mi, "/plain"))
+	}
+	if r := res.cmd(t, 5); r.Out != "0:0:regular file" {
+		t.Errorf("idmapped file bind: %+v", r)
 	}
 	if _, err := os.Stat(filepath.Join(src, "by-root")); err == nil {
 		t.Error("by-root reached the host")
