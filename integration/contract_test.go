@@ -117,12 +117,12 @@ func TestFeatures(t *testing.T) {
 		t.Errorf("capabilities or seccomp lists incomplete: %s", r.stdout)
 	}
 	if isGocker() {
-		// What this build really has: no LSMs, no idmapped mounts yet,
-		// time namespaces, and no SCMP_ACT_NOTIFY while the init refuses it.
-		if *f.Linux.Apparmor.Enabled || *f.Linux.Selinux.Enabled || *f.Linux.MountExtensions.IDMap.Enabled {
-			t.Errorf("gocker claims AppArmor, SELinux or idmap support: %s", r.stdout)
+		// What this build really has: no LSMs, idmapped mounts, time
+		// namespaces, and SCMP_ACT_NOTIFY with a listener.
+		if *f.Linux.Apparmor.Enabled || *f.Linux.Selinux.Enabled || !*f.Linux.MountExtensions.IDMap.Enabled {
+			t.Errorf("gocker's AppArmor, SELinux or idmap claims are wrong: %s", r.stdout)
 		}
-		if !slices.Contains(f.Linux.Namespaces, "time") || slices.Contains(f.Linux.Seccomp.Actions, "SCMP_ACT_NOTIFY") {
+		if !slices.Contains(f.Linux.Namespaces, "time") || !slices.Contains(f.Linux.Seccomp.Actions, "SCMP_ACT_NOTIFY") {
 			t.Errorf("gocker namespaces/actions wrong: %v %v", f.Linux.Namespaces, f.Linux.Seccomp.Actions)
 		}
 	}

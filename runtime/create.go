@@ -18,6 +18,7 @@ import (
 	"github.com/gocker/gocker/hooks"
 	"github.com/gocker/gocker/runtime/cgroups"
 	"github.com/gocker/gocker/runtime/proto"
+	"github.com/gocker/gocker/runtime/rootfs"
 	"github.com/gocker/gocker/runtime/seccomp"
 	"github.com/gocker/gocker/runtime/state"
 	gspec "github.com/gocker/gocker/spec"
@@ -64,6 +65,8 @@ type creation struct {
 	// filter is linux.seccomp compiled by preflight; the init gets the
 	// program, not the profile.
 	filter *seccomp.Filter
+	// idmap makes idmapped mounts the init asks for (idmap.go).
+	idmap *rootfs.IDMapper
 }
 
 // Create runs the OCI create operation. On any error everything it made
@@ -226,6 +229,7 @@ func (cr *creation) run(raw []byte, plan *nsPlan) (*Init, error) {
 func (cr *creation) converse(sock *os.File) (*Init, error) {
 	c := cr.c
 	init := &Init{Cmd: cr.cmd}
+	defer cr.closeIDMapper()
 	for {
 		m, fd, err := cr.conn.Recv()
 		if err != nil {
@@ -249,6 +253,10 @@ func (cr *creation) converse(sock *os.File) (*Init, error) {
 				return nil, err
 			}
 			if err := cr.conn.Send(&proto.Msg{Type: proto.TypeHooksDone}, -1); err != nil {
+				return nil, cr.initError(err)
+			}
+		case proto.TypeIDMap:
+			if err := cr.sendIDMapped(m.Index); err != nil {
 				return nil, cr.initError(err)
 			}
 		case proto.TypeConsole:

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"slices"
 	"strings"
 
 	"github.com/moby/sys/capability"
@@ -43,7 +42,7 @@ func buildFeatures() *features.Features {
 			Cgroup: &features.Cgroup{V1: yes, V2: yes, Systemd: yes, SystemdUser: no, Rdma: yes},
 			Seccomp: &features.Seccomp{
 				Enabled:        yes,
-				Actions:        seccompActions(),
+				Actions:        seccomp.Actions(), // SCMP_ACT_NOTIFY included: listenerPath works
 				Operators:      seccomp.Operators(),
 				Archs:          seccomp.Archs(),
 				KnownFlags:     seccomp.KnownFlags(),
@@ -52,7 +51,7 @@ func buildFeatures() *features.Features {
 			Apparmor:        &features.Apparmor{Enabled: no},
 			Selinux:         &features.Selinux{Enabled: no},
 			IntelRdt:        &features.IntelRdt{Enabled: no},
-			MountExtensions: &features.MountExtensions{IDMap: &features.IDMap{Enabled: no}},
+			MountExtensions: &features.MountExtensions{IDMap: &features.IDMap{Enabled: yes}},
 			NetDevices:      &features.NetDevices{Enabled: no},
 		},
 		Annotations: map[string]string{
@@ -60,12 +59,6 @@ func buildFeatures() *features.Features {
 			"io.github.gocker.commit":  commit,
 		},
 	}
-}
-
-// seccompActions leaves out SCMP_ACT_NOTIFY while the init refuses a
-// filter that returns a listener (runtime/initproc/process.go).
-func seccompActions() []string {
-	return slices.DeleteFunc(seccomp.Actions(), func(a string) bool { return a == string(specs.ActNotify) })
 }
 
 // capabilityNames are the names process.capabilities accepts.

@@ -44,4 +44,3 @@ func runExec(conn *proto.Conn, b *proto.Bootstrap) error {
 	}
 	return p.exec()
 }
-

@@ -99,6 +99,11 @@ func run(conn *proto.Conn, fifoFd int) error {
 		return err
 	}
 	ro := &rootfs.Options{Spec: s, Rootfs: b.Rootfs, NoPivot: b.NoPivot, CgroupPaths: b.CgroupPaths, CgroupNS: b.CgroupNS}
+	if hasUserNS(s) {
+		// In a user namespace the parent makes idmapped mounts for us
+		// (mount_setattr needs privilege over the source's namespace).
+		ro.IDMapped = askIDMapped(conn)
+	}
 	if rootFD >= 0 {
 		ro.RootFD = os.NewFile(uintptr(rootFD), "rootfs")
 	}

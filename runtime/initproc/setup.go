@@ -113,4 +113,3 @@ func writeSysctls(s *specs.Spec) error {
 	}
 	return nil
 }
-

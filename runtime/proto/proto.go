@@ -27,6 +27,12 @@ const (
 	TypeReady     = "ready"   // child -> parent: set up, waiting for start
 	TypeAck       = "ack"     // parent -> child: state saved, go wait for start
 	TypeError     = "error"   // either way: abort, Msg says why
+	// TypeIDMap: child -> parent, make spec mount Index a detached
+	// idmapped mount (the init of a user-namespaced container cannot).
+	TypeIDMap = "idmap"
+	// TypeIDMapFd: parent -> child, carries that mount's fd, or Msg with
+	// the reason there is none.
+	TypeIDMapFd = "idmap-fd"
 )
 
 // Env names for the child. The fd numbers move with --preserve-fds.
@@ -78,6 +84,7 @@ type Msg struct {
 	Type      string     `json:"type"`
 	Msg       string     `json:"msg,omitempty"`
 	Bootstrap *Bootstrap `json:"bootstrap,omitempty"`
+	Index     int        `json:"index,omitempty"` // TypeIDMap: index in spec.mounts
 }
 
 // Conn is one end of the socketpair.
