@@ -548,3 +548,47 @@ func TestUserNamespaceBundleIn0700Dir(t *testing.T) {
 	e.ok(e.rt("delete", "--force", id))
 	e.wantGone(id)
 }
+
+// TestRootlessSysfs: a rootless container sharing the host's network
+// namespace cannot mount a fresh sysfs (the kernel wants CAP_SYS_ADMIN
+// over the network namespace's owner); a config that asks for one gets
+// the host's /sys bound instead, read-only as asked on every mount of the
+// tree, as crun does.
+func TestRootlessSysfs(t *testing.T) {
+	if runtimeName == "runc" {
+		t.Skip("runc 1.1 fails the sysfs mount with EPERM")
+	}
+	u := newRootlessEnv(t)
+	id := u.id("sysfs")
+	b, _ := u.bundle(`grep -E '^[0-9]+ [0-9]+ [^ ]+ [^ ]+ /sys(/| )' /proc/self/mountinfo`, func(s *specs.Spec) {
+		var mounts []specs.Mount
+		for _, m := range s.Mounts {
+			switch m.Destination {
+			case "/sys":
+				m = specs.Mount{Destination: "/sys", Type: "sysfs", Source: "sysfs",
+					Options: []string{"nosuid", "noexec", "nodev", "ro"}}
+			case "/sys/fs/cgroup":
+				continue
+			}
+			mounts = append(mounts, m)
+		}
+		s.Mounts = mounts
+	})
+	r := u.ok(u.rt("run", "--bundle", b, id))
+	lines := strings.Split(strings.TrimSpace(r.stdout), "\n")
+	// mountinfo: ID parent dev root mountpoint options ... - fstype source superoptions
+	f := strings.Fields(lines[0])
+	if len(f) < 9 || f[4] != "/sys" || f[len(f)-3] != "sysfs" {
+		t.Fatalf("/sys is not sysfs: %q", r.stdout)
+	}
+	if opts := "," + f[5] + ","; !strings.Contains(opts, ",nosuid,") {
+		t.Errorf("/sys mount options %q, want nosuid", f[5])
+	}
+	// Without the config's cgroup mount, everything below /sys is the
+	// host's (cgroup hierarchies on this host), and must be read-only too.
+	for _, l := range lines {
+		if f := strings.Fields(l); len(f) < 6 || !strings.Contains(","+f[5]+",", ",ro,") {
+			t.Errorf("not read-only: %q", l)
+		}
+	}
+}

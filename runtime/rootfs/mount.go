@@ -69,6 +69,9 @@ func (s *setup) fsMount(m specs.Mount, o *mountOpts) error {
 		return err
 	}
 	if err := unix.Mount(m.Source, fdPath(h), m.Type, o.flags, o.dataString()); err != nil {
+		if m.Type == "sysfs" && errors.Is(err, unix.EPERM) {
+			return s.bindHostSys(m, o, h)
+		}
 		return err
 	}
 	top, err := s.reopen(m.Destination)

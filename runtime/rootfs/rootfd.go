@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 
+	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
 )
 
@@ -92,4 +93,22 @@ func pivotTop(o *Options) error {
 		return fmt.Errorf("chdir to rootfs: %w", err)
 	}
 	return moveCwdToRoot()
+}
+
+// bindHostSys stands in for a sysfs mount the kernel refused with EPERM:
+// a fresh sysfs needs CAP_SYS_ADMIN over the user namespace owning the
+// network namespace (fs/sysfs/mount.c), so a user-namespaced container
+// that shares the host's network namespace, as rootless ones do, cannot
+// have one. Like crun, it gets the host's /sys bound recursively, with the
+// mount's flags (nosuid...) on top and "ro" on every mount of the tree.
+func (s *setup) bindHostSys(m specs.Mount, o *mountOpts, h *os.File) error {
+	bind := *o
+	bind.flags |= unix.MS_BIND | unix.MS_REC
+	bind.data = nil
+	if o.flags&unix.MS_RDONLY != 0 {
+		// A fresh sysfs would have no submounts; the host's has writable
+		// ones (cgroup, debugfs...), so "ro" covers the whole tree.
+		bind.recAttr.Attr_set |= unix.MOUNT_ATTR_RDONLY
+	}
+	return bindOnto("/sys", h, &bind, func() (*os.File, error) { return s.reopen(m.Destination) })
 }
