@@ -101,6 +101,12 @@ func checkRootless(s *specs.Spec) error {
 	if !unprivileged() {
 		return nil
 	}
+	return checkRootlessAs(s, uint32(os.Geteuid()), uint32(os.Getegid()))
+}
+
+// checkRootlessAs is checkRootless for a caller with effective ids uid and
+// gid.
+func checkRootlessAs(s *specs.Spec, uid, gid uint32) error {
 	var newUser, joinUser bool
 	for _, ns := range s.Linux.Namespaces {
 		if ns.Type == specs.UserNamespace {
@@ -108,13 +114,13 @@ func checkRootless(s *specs.Spec) error {
 		}
 	}
 	if !newUser && !joinUser {
-		return fmt.Errorf("rootless: linux.namespaces has no user namespace; an unprivileged user (uid %d) can only run containers in one (`gocker spec --rootless` writes such a config)", os.Geteuid())
+		return fmt.Errorf("rootless: linux.namespaces has no user namespace; an unprivileged user (uid %d) can only run containers in one (`gocker spec --rootless` writes such a config)", uid)
 	}
 	if newUser {
-		if err := checkOwnMapping("uidMappings", s.Linux.UIDMappings, uint32(os.Geteuid()), "uid"); err != nil {
+		if err := checkOwnMapping("uidMappings", s.Linux.UIDMappings, uid, "uid"); err != nil {
 			return err
 		}
-		if err := checkOwnMapping("gidMappings", s.Linux.GIDMappings, uint32(os.Getegid()), "gid"); err != nil {
+		if err := checkOwnMapping("gidMappings", s.Linux.GIDMappings, gid, "gid"); err != nil {
 			return err
 		}
 		if err := checkMappedUser(s); err != nil {
