@@ -519,6 +519,16 @@ func TestUserNamespaceBundleIn0700Dir(t *testing.T) {
 	if out, err := probe.CombinedOutput(); err == nil {
 		t.Fatalf("uid 100000 can list %s; the test proves nothing: %s", rootfs, out)
 	}
+	for _, extra := range [][]string{nil, {"--no-pivot"}} {
+		t.Run(strings.Join(append([]string{"create"}, extra...), " "), func(t *testing.T) {
+			runBundleIn0700Dir(t, newEnv(t), bundle, extra)
+		})
+	}
+}
+
+// runBundleIn0700Dir creates, starts and deletes a container on bundle,
+// whose root maps to host uid 100000.
+func runBundleIn0700Dir(t *testing.T, e *env, bundle string, extra []string) {
 	id := e.id("userns0700")
 	s := defaultSpec()
 	s.Linux.CgroupsPath = "/" + e.cgroupName(id)
@@ -533,7 +543,7 @@ func TestUserNamespaceBundleIn0700Dir(t *testing.T) {
 		t.Fatal(err)
 	}
 	e.writeFile(filepath.Join(bundle, "config.json"), string(data), 0o644)
-	out := e.create(id, bundle)
+	out := e.create(id, bundle, extra...)
 	st := e.wantStatus(id, "created")
 	if got := procStatus(readProc(t, st.Pid, "status"), "Uid")["Uid"]; got != "100000 100000 100000 100000" {
 		t.Errorf("init's host uid %q, want 100000", got)
