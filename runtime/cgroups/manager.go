@@ -156,7 +156,7 @@ func (m *Manager) join(pid int) error {
 		if m.rootlessOptional && errors.Is(err, os.ErrPermission) {
 			// runc's rule: a rootless container that asked for no
 			// cgroup and no limits runs without one.
-			logrus.Warnf("rootless: running without a cgroup: %v", err)
+			logrus.Debugf("rootless: running without a cgroup: %v", err)
 			m.created = false
 			m.shared = true // nothing of ours to kill or remove
 			m.none = true
