@@ -184,19 +184,11 @@ func (s *setup) idmappedBind(req *idmapSpec) error {
 	if err := unix.Fstat(int(tree.Fd()), &st); err != nil {
 		return fmt.Errorf("stat idmapped tree: %w", err)
 	}
-	var h *os.File
-	if st.Mode&unix.S_IFMT == unix.S_IFDIR {
-		h, err = s.dirHandle(m.Destination)
-	} else {
-		h, err = s.fileHandle(m.Destination)
-	}
+	h, err := s.bindTarget(m, o, st.Mode&unix.S_IFMT == unix.S_IFDIR)
 	if err != nil {
 		return err
 	}
 	defer h.Close()
-	if err := s.checkProcDest(h, m, o); err != nil {
-		return err
-	}
 	// Both ends by fd: the tree is the one we idmapped, the target the
 	// inode we resolved and checked.
 	err = unix.MoveMount(int(tree.Fd()), "", int(h.Fd()), "",

@@ -96,19 +96,11 @@ func (s *setup) bindMount(m specs.Mount, o *mountOpts) error {
 	if err := s.checkProcDest(nil, m, o); err != nil {
 		return err
 	}
-	var h *os.File
-	if fi.IsDir() {
-		h, err = s.dirHandle(m.Destination)
-	} else {
-		h, err = s.fileHandle(m.Destination)
-	}
+	h, err := s.bindTarget(m, o, fi.IsDir())
 	if err != nil {
 		return err
 	}
 	defer h.Close()
-	if err := s.checkProcDest(h, m, o); err != nil {
-		return err
-	}
 	return bindOnto(m.Source, h, o, func() (*os.File, error) { return s.reopen(m.Destination) })
 }
 
@@ -354,6 +346,27 @@ func (s *setup) fileHandle(dest string) (*os.File, error) {
 		unix.Close(fd)
 	}
 	return s.reopen(rel)
+}
+
+// bindTarget opens (creating it if needed) the mount point of bind mount m
+// inside the rootfs: a directory for a directory source, else a file; and
+// refuses a target in /proc that must not be mounted over.
+func (s *setup) bindTarget(m specs.Mount, o *mountOpts, dir bool) (*os.File, error) {
+	var h *os.File
+	var err error
+	if dir {
+		h, err = s.dirHandle(m.Destination)
+	} else {
+		h, err = s.fileHandle(m.Destination)
+	}
+	if err != nil {
+		return nil, err
+	}
+	if err := s.checkProcDest(h, m, o); err != nil {
+		h.Close()
+		return nil, err
+	}
+	return h, nil
 }
 
 // openInRoot opens an O_PATH handle on dest with a single openat2(2)
