@@ -88,9 +88,8 @@ func (c *Container) processFromFlags(f ProcessFlags) (*specs.Process, error) {
 	}
 	p.Env = append(p.Env, f.Env...)
 	if f.Apparmor != "" {
-		// Create does not apply AppArmor profiles either (`features` says
-		// so); asking for one explicitly must not silently run unconfined.
-		return nil, errors.New("--apparmor: gocker has no AppArmor support")
+		// Applied by the init like create's (initproc/lsm.go).
+		p.ApparmorProfile = f.Apparmor
 	}
 	if f.Label != "" {
 		p.SelinuxLabel = f.Label
@@ -179,9 +178,6 @@ func validateProcess(p *specs.Process) error {
 	}
 	if !filepath.IsAbs(p.Cwd) {
 		return fmt.Errorf("process: cwd %q must be an absolute path", p.Cwd)
-	}
-	if p.SelinuxLabel != "" {
-		return errors.New("process: selinuxLabel is set, but gocker has no SELinux support")
 	}
 	if p.Capabilities != nil {
 		if err := caps.Validate(p.Capabilities); err != nil {

@@ -166,6 +166,11 @@ func (p *process) exec() error {
 	if err := setRlimits(ps.Rlimits); err != nil {
 		return err
 	}
+	// Labels are set while we are still root, as runc does, before the
+	// credential and capability changes below.
+	if err := applyLSM(ps); err != nil {
+		return err
+	}
 	if err := p.sched.applyLate(); err != nil {
 		return err
 	}
