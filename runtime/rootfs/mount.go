@@ -68,7 +68,7 @@ func (s *setup) fsMount(m specs.Mount, o *mountOpts) error {
 	if err := s.checkProcDest(h, m, o); err != nil {
 		return err
 	}
-	if err := unix.Mount(m.Source, fdPath(h), m.Type, o.flags, o.dataString()); err != nil {
+	if err := unix.Mount(m.Source, fdPath(h), m.Type, o.flags, withMountLabel(o.dataString(), m.Type, linuxOf(s.o.Spec).MountLabel)); err != nil {
 		if m.Type == "sysfs" && errors.Is(err, unix.EPERM) {
 			return s.bindHostSys(m, o, h)
 		}
@@ -394,4 +394,30 @@ func (s *setup) reopen(dest string) (*os.File, error) {
 		return nil, fmt.Errorf("open mount point: %w", err)
 	}
 	return h, nil
+}
+
+// selinuxOn reports whether SELinux is enabled (selinuxfs is mounted).
+var selinuxOn = func() bool {
+	_, err := os.Stat("/sys/fs/selinux/enforce")
+	return err == nil
+}
+
+// withMountLabel adds linux.mountLabel as the context= option of the
+// filesystems the container gets fresh (tmpfs, devpts, mqueue), as runc's
+// label.FormatMountLabel does, when SELinux is on; otherwise, as in runc,
+// the label is ignored. Bind mounts keep their source's labels.
+func withMountLabel(data, fstype, label string) string {
+	if label == "" || !selinuxOn() {
+		return data
+	}
+	switch fstype {
+	case "tmpfs", "devpts", "mqueue", "shm":
+	default:
+		return data
+	}
+	opt := `context="` + label + `"`
+	if data == "" {
+		return opt
+	}
+	return data + "," + opt
 }

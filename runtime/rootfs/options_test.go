@@ -113,3 +113,27 @@ func TestParsePropagation(t *testing.T) {
 		t.Error("bogus propagation accepted")
 	}
 }
+
+func TestWithMountLabel(t *testing.T) {
+	on := selinuxOn
+	defer func() { selinuxOn = on }()
+	selinuxOn = func() bool { return false }
+	if got := withMountLabel("mode=755", "tmpfs", "system_u:object_r:container_file_t:s0"); got != "mode=755" {
+		t.Errorf("SELinux off: got %q, want the data unchanged", got)
+	}
+	selinuxOn = func() bool { return true }
+	lbl := "system_u:object_r:container_file_t:s0"
+	for _, tc := range []struct{ data, fs, want string }{
+		{"mode=755", "tmpfs", `mode=755,context="` + lbl + `"`},
+		{"", "mqueue", `context="` + lbl + `"`},
+		{"", "proc", ""},
+		{"ro", "sysfs", "ro"},
+	} {
+		if got := withMountLabel(tc.data, tc.fs, lbl); got != tc.want {
+			t.Errorf("%s %q: got %q, want %q", tc.fs, tc.data, got, tc.want)
+		}
+	}
+	if got := withMountLabel("x", "tmpfs", ""); got != "x" {
+		t.Errorf("no label: got %q", got)
+	}
+}
