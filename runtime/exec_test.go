@@ -70,10 +70,16 @@ func TestExecProcessFromFlags(t *testing.T) {
 	if c.Spec.Process.Args[0] != "init" || len(c.Spec.Process.Env) != 1 || len(c.Spec.Process.Capabilities.Bounding) != 1 {
 		t.Error("ExecProcess changed the container's config")
 	}
-	for _, f := range []ProcessFlags{{}, {Args: []string{"x"}, Cwd: "rel"}, {Args: []string{"x"}, Caps: []string{"CAP_NOPE"}}, {Args: []string{"x"}, Apparmor: "p"}} {
+	for _, f := range []ProcessFlags{{}, {Args: []string{"x"}, Cwd: "rel"}, {Args: []string{"x"}, Caps: []string{"CAP_NOPE"}}} {
 		if _, err := c.ExecProcess("", f); err == nil {
 			t.Errorf("ExecProcess(%+v) accepted", f)
 		}
+	}
+	// LSM labels are carried to the init, which applies them when the LSM
+	// is enabled (initproc/lsm.go).
+	p, err = c.ExecProcess("", ProcessFlags{Args: []string{"x"}, Apparmor: "prof", Label: "lbl"})
+	if err != nil || p.ApparmorProfile != "prof" || p.SelinuxLabel != "lbl" {
+		t.Errorf("LSM flags: process %+v, err %v", p, err)
 	}
 }
 
