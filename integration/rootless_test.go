@@ -602,3 +602,34 @@ func TestRootlessSysfs(t *testing.T) {
 		}
 	}
 }
+
+// TestRootlessExec: an unprivileged user execs into its own container: the
+// process joins the container's user namespace first, then the others, and
+// lands in the container's pid namespace (it sees the init as pid 1), with
+// the container's hostname; exit codes and signals come back as for root.
+func TestRootlessExec(t *testing.T) {
+	u := newRootlessEnv(t)
+	id := u.id("exec")
+	b, _ := u.bundle("sleep 1000", nil)
+	u.ok(u.rt("run", "-d", "--bundle", b, id))
+	st := u.wantStatus(id, "running")
+	r := u.ok(u.rt("exec", id, "sh", "-c", "id -u; cat /proc/1/cmdline | tr '\\0' ' '; echo; readlink /proc/self/ns/pid"))
+	lines := strings.Split(strings.TrimSpace(r.stdout), "\n")
+	if len(lines) != 3 || lines[0] != "0" || !strings.HasPrefix(lines[1], "sleep 1000") {
+		t.Fatalf("exec output %q: want uid 0 and the init (sleep) as pid 1", r.stdout)
+	}
+	initNS, err := os.Readlink(fmt.Sprintf("/proc/%d/ns/pid", st.Pid))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if lines[2] != initNS {
+		t.Errorf("exec pid namespace %s, init's %s", lines[2], initNS)
+	}
+	if r := u.rt("exec", id, "sh", "-c", "exit 7"); r.code != 7 {
+		t.Errorf("exec exit code %d, want 7: %s", r.code, r)
+	}
+	if r := u.rt("exec", id, "sh", "-c", "kill -TERM $$"); r.code != 143 {
+		t.Errorf("exec killed by TERM: exit %d, want 143: %s", r.code, r)
+	}
+	u.ok(u.rt("delete", "--force", id))
+}

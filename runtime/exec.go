@@ -8,6 +8,7 @@ import (
 	"os/exec"
 	"os/signal"
 	"path/filepath"
+	"strconv"
 	"strings"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
@@ -103,6 +104,9 @@ type execution struct {
 	console *os.File
 	pidFile string
 	done    bool
+	// pid is the exec'd process: cmd's, or with plan.forkPid the child
+	// the constructor forked into the joined pid namespace.
+	pid int
 }
 
 func (c *Container) startExec(eo *ExecOpts, sub map[string]string) (*Init, error) {
@@ -227,8 +231,18 @@ func (x *execution) spawn(sub map[string]string) error {
 	if err != nil {
 		return fmt.Errorf("start exec process: %w", err)
 	}
+	x.pid = x.cmd.Process.Pid
+	if plan.forkPid {
+		m, _, err := conn.Expect("pid")
+		if err != nil {
+			return x.childError(err)
+		}
+		if x.pid, err = strconv.Atoi(m.Msg); err != nil {
+			return fmt.Errorf("exec: bad pid %q from the constructor", m.Msg)
+		}
+	}
 	if cg != nil && cgDir == nil && !c.State.CgroupShared {
-		if err := cg.AddPid(x.cmd.Process.Pid, sub); err != nil {
+		if err := cg.AddPid(x.pid, sub); err != nil {
 			return err
 		}
 	}
@@ -309,7 +323,7 @@ func (x *execution) takeConsole(sock *os.File, name string, fd int) error {
 // ready runs once the child has everything resolved and waits for our
 // word to execve: the pid file and the pidfd go out now.
 func (x *execution) ready() error {
-	pid := x.cmd.Process.Pid
+	pid := x.pid
 	if x.eo.PidFile != "" {
 		if err := writePidFile(x.eo.PidFile, pid); err != nil {
 			return err
@@ -393,11 +407,53 @@ func (c *Container) execPlan() (*nsPlan, string, error) {
 		}
 	}
 	p.cEnter = cEnterList(paths[0], paths[1], paths[2])
+	if paths[1] != "" && os.Geteuid() != 0 {
+		rootlessJoins(p, paths)
+	}
 	chroot := ""
 	if paths[2] == "" {
 		chroot = fmt.Sprintf("/proc/%d/root", pid)
 	}
 	return p, chroot, nil
+}
+
+// rootlessJoins moves every join into the C constructor, user namespace
+// first: an unprivileged caller has CAP_SYS_ADMIN over the container's
+// other namespaces only from inside its user namespace (setns(2)), so the
+// parent's spawning thread cannot join them. A joined pid namespace then
+// needs a fork, which the constructor does (forkPid).
+func rootlessJoins(p *nsPlan, paths [3]string) {
+	list := []string{"user:" + paths[1]}
+	if paths[2] != "" {
+		list = append(list, "mnt:"+paths[2])
+	}
+	for i, path := range p.setns {
+		list = append(list, nsName(p.setnsT[i])+":"+path)
+		if p.setnsT[i] == unix.CLONE_NEWPID {
+			p.forkPid = true
+		}
+	}
+	if paths[0] != "" {
+		list = append(list, "time:"+paths[0])
+	}
+	p.cEnter = strings.Join(list, ",")
+	p.setns, p.setnsT = nil, nil
+}
+
+func nsName(flag uintptr) string {
+	switch flag {
+	case unix.CLONE_NEWPID:
+		return "pid"
+	case unix.CLONE_NEWNET:
+		return "net"
+	case unix.CLONE_NEWIPC:
+		return "ipc"
+	case unix.CLONE_NEWUTS:
+		return "uts"
+	case unix.CLONE_NEWCGROUP:
+		return "cgroup"
+	}
+	return "?"
 }
 
 // otherNS reports whether the namespace file differs from ours. A kernel

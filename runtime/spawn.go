@@ -37,6 +37,10 @@ type nsPlan struct {
 	cgroupNS bool   // init unshares a cgroup ns once in its cgroup
 	timeNS   bool   // init unshares a time ns and writes the offsets
 	userNS   bool   // the container has a new user ns (parent writes maps)
+	// forkPid: cEnter holds every namespace, the user one first, and the
+	// constructor forks into the joined pid namespace and reports the
+	// child's pid (an unprivileged exec; see nsenter.c).
+	forkPid bool
 }
 
 // planNamespaces decides, per namespace, who makes or joins it. Joins come
@@ -165,6 +169,9 @@ func spawn(a *spawnArgs) (*exec.Cmd, error) {
 	}
 	if a.plan.cEnter != "" {
 		cmd.Env = append(cmd.Env, nsenter.EnvJoin+"="+a.plan.cEnter)
+	}
+	if a.plan.forkPid {
+		cmd.Env = append(cmd.Env, nsenter.EnvFork+"=1")
 	}
 	if a.plan.unshare != 0 {
 		cmd.Env = append(cmd.Env, nsenter.EnvUnshare+"="+strconv.FormatUint(uint64(a.plan.unshare), 16))

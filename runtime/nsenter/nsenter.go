@@ -17,4 +17,7 @@ import "C"
 const (
 	EnvJoin    = "_GOCKER_NSENTER"
 	EnvUnshare = "_GOCKER_UNSHARE"
+	// EnvFork asks the constructor to fork after joining (for a joined
+	// pid namespace) and to report the child's pid as a "pid" message.
+	EnvFork = "_GOCKER_NSENTER_FORK"
 )
