@@ -10,7 +10,6 @@ package network
 import (
 	"fmt"
 	"net/netip"
-	"regexp"
 	"sort"
 	"strconv"
 	"strings"
@@ -69,9 +68,22 @@ type Config struct {
 // argument flags (--bridge=..., --subnet=...).
 var Keys = []string{"bridge", "subnet", "ip", "mtu", "ports", "hosts", "resolv", "dns"}
 
-// bridgeName keeps names valid both as Linux interface names (IFNAMSIZ 16
+// validBridgeName keeps names valid both as Linux interface names (IFNAMSIZ 16
 // including the NUL) and inside our nftables table name.
-var bridgeName = regexp.MustCompile(`^[A-Za-z0-9_]{1,15}$`)
+//
+// A loop, not a regexp: a package-level regexp is compiled in every gocker
+// process, the container's init included, at ~0.15 ms.
+func validBridgeName(s string) bool {
+	if len(s) < 1 || len(s) > 15 {
+		return false
+	}
+	for _, r := range s {
+		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '_') {
+			return false
+		}
+	}
+	return true
+}
 
 // Resolve merges annotations (AnnotationPrefix+key) with flag values (key
 // without prefix); flags win, because hook args are the more specific,
@@ -135,7 +147,7 @@ func (c *Config) set(key, v string) error {
 
 // Validate checks the cross-field rules.
 func (c *Config) Validate() error {
-	if !bridgeName.MatchString(c.Bridge) {
+	if !validBridgeName(c.Bridge) {
 		return fmt.Errorf("network setting \"bridge\": %q must be 1-15 characters of [A-Za-z0-9_]", c.Bridge)
 	}
 	if c.IP.IsValid() && c.Subnet.IsValid() && !c.Subnet.Contains(c.IP) {
