@@ -341,13 +341,22 @@ func (x *execution) ready() error {
 // childError explains a sync failure by how the child ended.
 func (x *execution) childError(err error) error {
 	if err == io.EOF || errors.Is(err, unix.ECONNRESET) || errors.Is(err, unix.EPIPE) {
-		x.cmd.Process.Kill()
+		x.kill()
 		if werr := x.cmd.Wait(); werr != nil {
 			return fmt.Errorf("exec process exited before it ran: %v", werr)
 		}
 		return errors.New("exec process exited before it ran")
 	}
 	return fmt.Errorf("exec process: %w", err)
+}
+
+// kill SIGKILLs the exec process. With forkPid it is the reaper's child,
+// and the reaper cannot forward SIGKILL, so the child is killed first.
+func (x *execution) kill() {
+	if x.pid > 0 && x.pid != x.cmd.Process.Pid {
+		unix.Kill(x.pid, unix.SIGKILL)
+	}
+	x.cmd.Process.Kill()
 }
 
 // cleanup kills a child that did not make it to execve, and removes the
@@ -360,7 +369,7 @@ func (x *execution) cleanup() {
 		return
 	}
 	if x.cmd != nil && x.cmd.Process != nil {
-		x.cmd.Process.Kill()
+		x.kill()
 		x.cmd.Wait()
 	}
 	if x.console != nil {
