@@ -430,8 +430,12 @@ func TestPathResolution(t *testing.T) {
 	}
 }
 
+// TestJoinSharedCgroup: joining a cgroup that already has processes makes
+// it shared; KillAll refuses and Destroy leaves it and its processes alone.
+// Nothing here is hierarchy-specific: it runs on this v1 host and in the
+// cgroup v2 VM (make test-cgroupv2).
 func TestJoinSharedCgroup(t *testing.T) {
-	requireV1(t)
+	requireRoot(t)
 	id := testID(t)
 	owner := newManager(t, id, "", nil, Options{})
 	first := startShell(t, "exec sleep 1000")

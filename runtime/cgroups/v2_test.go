@@ -173,35 +173,6 @@ func TestV2NestedPathAndPrune(t *testing.T) {
 	}
 }
 
-// TestV2JoinShared: joining a v2 cgroup that already has processes makes
-// it shared; KillAll refuses and Destroy leaves it and its processes alone.
-func TestV2JoinShared(t *testing.T) {
-	requireV2(t)
-	id := testID(t)
-	owner := newManager(t, id, "", nil, Options{})
-	first := startShell(t, "exec sleep 1000")
-	if err := owner.Apply(first.pid()); err != nil {
-		t.Fatal(err)
-	}
-	joiner := newManager(t, "other", Parent+"/"+id, nil, Options{})
-	second := startShell(t, "exec sleep 1000")
-	if err := joiner.Apply(second.pid()); err != nil {
-		t.Fatal(err)
-	}
-	if joiner.Created() {
-		t.Error("Created() = true for a cgroup that had a process already")
-	}
-	if err := joiner.KillAll(); !errors.Is(err, ErrShared) {
-		t.Errorf("KillAll on a shared cgroup = %v, want ErrShared", err)
-	}
-	if err := joiner.Destroy(); err != nil {
-		t.Fatal(err)
-	}
-	if !owner.Exists() || !alive(first.pid()) || !alive(second.pid()) {
-		t.Fatal("Destroy of a joined cgroup removed it or its processes")
-	}
-}
-
 // TestV2StatsAndFreeze: stats come from the v2 files (memory.current,
 // pids.current, cpu.stat) and Freeze/Thaw drive cgroup.freeze.
 func TestV2StatsAndFreeze(t *testing.T) {
