@@ -550,4 +550,3 @@ func TestV2Files(t *testing.T) {
 		t.Errorf("sleep ended by %v, want SIGKILL", sig)
 	}
 }
-
