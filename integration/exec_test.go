@@ -7,7 +7,6 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -171,15 +170,8 @@ func TestExecStdioPassThrough(t *testing.T) {
 	e := newEnv(t)
 	id := e.id("execstdio")
 	e.createStarted(id, nil)
-	rd, wr, err := os.Pipe()
-	if err != nil {
-		t.Fatal(err)
-	}
+	rd, wr, st := statPipe(t)
 	defer rd.Close()
-	var st syscall.Stat_t
-	if err := syscall.Fstat(int(wr.Fd()), &st); err != nil {
-		t.Fatal(err)
-	}
 	var out bytes.Buffer
 	done := make(chan struct{})
 	go func() { out.ReadFrom(rd); close(done) }()

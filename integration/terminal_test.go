@@ -169,21 +169,28 @@ func TestTerminalStdinToProcess(t *testing.T) {
 	}
 }
 
+// statPipe makes a pipe and stats its write end, so a test can check that
+// the container's stdout is that very pipe (pass-through, no proxy).
+func statPipe(t *testing.T) (rd, wr *os.File, st syscall.Stat_t) {
+	t.Helper()
+	rd, wr, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := syscall.Fstat(int(wr.Fd()), &st); err != nil {
+		t.Fatal(err)
+	}
+	return rd, wr, st
+}
+
 // TestPassThroughRun: `run` without a terminal hands the caller's pipes to
 // the container as they are, and returns when the container exits.
 func TestPassThroughRun(t *testing.T) {
 	e := newEnv(t)
 	id := e.id("passrun")
 	bundle := e.bundle(id, sh("cat; readlink /proc/self/fd/1"))
-	rd, wr, err := os.Pipe()
-	if err != nil {
-		t.Fatal(err)
-	}
+	rd, wr, st := statPipe(t)
 	defer rd.Close()
-	var st syscall.Stat_t
-	if err := syscall.Fstat(int(wr.Fd()), &st); err != nil {
-		t.Fatal(err)
-	}
 	var out bytes.Buffer
 	done := make(chan struct{})
 	go func() { out.ReadFrom(rd); close(done) }()
@@ -207,15 +214,8 @@ func TestPassThroughDetached(t *testing.T) {
 	e := newEnv(t)
 	id := e.id("passdetach")
 	bundle := e.bundle(id, sh("echo out-line; echo err-line >&2; readlink /proc/self/fd/1"))
-	rd, wr, err := os.Pipe()
-	if err != nil {
-		t.Fatal(err)
-	}
+	rd, wr, st := statPipe(t)
 	defer rd.Close()
-	var st syscall.Stat_t
-	if err := syscall.Fstat(int(wr.Fd()), &st); err != nil {
-		t.Fatal(err)
-	}
 	full := append([]string{"--root", e.root, "--log", e.logFile, "--log-format", "json"}, "create", "--bundle", bundle, id)
 	cmd := exec.Command(runtimePath, full...)
 	cmd.Stdout, cmd.Stderr = wr, wr
