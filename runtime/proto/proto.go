@@ -77,6 +77,19 @@ type Bootstrap struct {
 	// Seccomp is linux.seccomp compiled by the parent; Spec then has no
 	// linux.seccomp, so the init neither parses nor compiles the profile.
 	Seccomp *seccomp.Wire `json:"seccomp,omitempty"`
+	// RootFD: the first fd of the message is the rootfs, opened by the
+	// parent (runtime/rootless.go, openRootfsIn).
+	RootFD bool `json:"rootFD,omitempty"`
+	// CgroupTasks is how many of the message's fds, after the rootfs, are
+	// v1 "tasks" files of the container's cgroup, opened by the parent.
+	// The init writes "0" to each: that moves only the calling thread,
+	// which skips the grace-period wait of a cgroup.procs write
+	// (runtime/cgjoin.go).
+	CgroupTasks int `json:"cgroupTasks,omitempty"`
+	// InCgroup: the init is in its cgroup once it wrote CgroupTasks (it
+	// was cloned into the unified one); otherwise the parent moves it and
+	// says so by answering the init's hooks request.
+	InCgroup bool `json:"inCgroup,omitempty"`
 }
 
 // Msg is one datagram.
@@ -110,13 +123,21 @@ func (c *Conn) Close() error { return c.f.Close() }
 
 // Send writes m, with an optional fd attached (-1 for none).
 func (c *Conn) Send(m *Msg, fd int) error {
+	if fd < 0 {
+		return c.SendFds(m)
+	}
+	return c.SendFds(m, fd)
+}
+
+// SendFds writes m with the fds attached, in order (SCM_RIGHTS).
+func (c *Conn) SendFds(m *Msg, fds ...int) error {
 	data, err := json.Marshal(m)
 	if err != nil {
 		return err
 	}
 	var oob []byte
-	if fd >= 0 {
-		oob = unix.UnixRights(fd)
+	if len(fds) > 0 {
+		oob = unix.UnixRights(fds...)
 	}
 	if err := unix.Sendmsg(int(c.f.Fd()), data, oob, nil, 0); err != nil {
 		return fmt.Errorf("send %s: %w", m.Type, err)
@@ -128,11 +149,35 @@ func (c *Conn) Send(m *Msg, fd int) error {
 // tens of KiB.
 const maxMsg = 4 << 20
 
+// maxFds bounds the fds of one message: the rootfs and one v1 tasks file
+// per hierarchy.
+const maxFds = 32
+
 // Recv reads one message and the fd attached to it (-1 if none). A closed
 // peer gives io.EOF.
 func (c *Conn) Recv() (*Msg, int, error) {
+	m, fds, err := c.RecvFds()
+	if err != nil {
+		return nil, -1, err
+	}
+	return m, firstFd(fds), nil
+}
+
+// firstFd keeps the first fd and closes the others.
+func firstFd(fds []int) int {
+	if len(fds) == 0 {
+		return -1
+	}
+	for _, fd := range fds[1:] {
+		unix.Close(fd)
+	}
+	return fds[0]
+}
+
+// RecvFds reads one message and all the fds attached to it.
+func (c *Conn) RecvFds() (*Msg, []int, error) {
 	buf := make([]byte, 64<<10)
-	oob := make([]byte, unix.CmsgSpace(4))
+	oob := make([]byte, unix.CmsgSpace(4*maxFds))
 	for {
 		// MSG_PEEK|MSG_TRUNC tells the real length, so big messages work
 		// without a huge buffer on every read.
@@ -141,11 +186,11 @@ func (c *Conn) Recv() (*Msg, int, error) {
 			continue
 		}
 		if err != nil {
-			return nil, -1, fmt.Errorf("receive: %w", err)
+			return nil, nil, fmt.Errorf("receive: %w", err)
 		}
 		if n > len(buf) {
 			if n > maxMsg {
-				return nil, -1, fmt.Errorf("receive: message of %d bytes is too large", n)
+				return nil, nil, fmt.Errorf("receive: message of %d bytes is too large", n)
 			}
 			buf = make([]byte, n)
 		}
@@ -160,47 +205,60 @@ func (c *Conn) Recv() (*Msg, int, error) {
 		}
 	}
 	if err != nil {
-		return nil, -1, fmt.Errorf("receive: %w", err)
+		return nil, nil, fmt.Errorf("receive: %w", err)
 	}
 	if n == 0 && oobn == 0 {
-		return nil, -1, io.EOF
+		return nil, nil, io.EOF
 	}
-	fd := -1
+	var fds []int
 	if oobn > 0 {
 		scms, err := unix.ParseSocketControlMessage(oob[:oobn])
-		if err == nil && len(scms) > 0 {
-			if fds, err := unix.ParseUnixRights(&scms[0]); err == nil && len(fds) > 0 {
-				fd = fds[0]
+		if err == nil {
+			for i := range scms {
+				if got, err := unix.ParseUnixRights(&scms[i]); err == nil {
+					fds = append(fds, got...)
+				}
 			}
 		}
 	}
 	var m Msg
 	if err := json.Unmarshal(buf[:n], &m); err != nil {
-		if fd >= 0 {
-			unix.Close(fd)
-		}
-		return nil, -1, fmt.Errorf("decode sync message: %w", err)
+		closeFds(fds)
+		return nil, nil, fmt.Errorf("decode sync message: %w", err)
 	}
-	return &m, fd, nil
+	return &m, fds, nil
 }
 
 // Expect receives one message and checks its type. A TypeError message
 // becomes a Go error carrying the peer's text.
 func (c *Conn) Expect(typ string) (*Msg, int, error) {
-	m, fd, err := c.Recv()
+	m, fds, err := c.ExpectFds(typ)
 	if err != nil {
 		return nil, -1, err
 	}
-	if m.Type == TypeError {
-		return nil, -1, &PeerError{Msg: m.Msg}
+	return m, firstFd(fds), nil
+}
+
+// ExpectFds is Expect for a message with several fds.
+func (c *Conn) ExpectFds(typ string) (*Msg, []int, error) {
+	m, fds, err := c.RecvFds()
+	if err != nil {
+		return nil, nil, err
 	}
-	if m.Type != typ {
-		if fd >= 0 {
-			unix.Close(fd)
+	if m.Type == TypeError || m.Type != typ {
+		closeFds(fds)
+		if m.Type == TypeError {
+			return nil, nil, &PeerError{Msg: m.Msg}
 		}
-		return nil, -1, fmt.Errorf("sync: got %q, want %q", m.Type, typ)
+		return nil, nil, fmt.Errorf("sync: got %q, want %q", m.Type, typ)
 	}
-	return m, fd, nil
+	return m, fds, nil
+}
+
+func closeFds(fds []int) {
+	for _, fd := range fds {
+		unix.Close(fd)
+	}
 }
 
 // PeerError is an error reported by the other side.
