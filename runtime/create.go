@@ -162,21 +162,34 @@ func (cr *creation) run(raw []byte, plan *nsPlan) (*Init, error) {
 		return nil, err
 	}
 	cr.conn = conn
-	// The cgroup directories are made while the child starts.
-	cgDone := make(chan error, 1)
-	go func() { cgDone <- cr.cg.Create() }()
-	cr.cmd, err = spawn(&spawnArgs{
+	join, finish, err := cr.beginCgroup()
+	if err != nil {
+		return nil, err
+	}
+	defer join.Close()
+	args := &spawnArgs{
 		spec: c.Spec, plan: plan, childSync: childSync, fifo: fifo, preserve: cr.co.ListenFDs + cr.co.PreserveFDs,
 		stdio: [3]*os.File{os.Stdin, os.Stdout, os.Stderr}, logLevel: logrus.GetLevel().String(),
-		scratch: st.Dir(c.ID),
-	})
+		scratch: st.Dir(c.ID), cgroup: join.unified,
+	}
+	cr.cmd, err = spawn(args)
+	if err != nil && args.cgroup != nil {
+		// clone3 or CLONE_INTO_CGROUP unavailable (kernel < 5.7): fork,
+		// then move the child with cgroup.procs.
+		logrus.Debugf("create: CLONE_INTO_CGROUP failed (%v), joining the cgroup after fork", err)
+		args.cgroup = nil
+		cr.cmd, err = spawn(args)
+	}
 	childSync.Close()
-	cgErr := <-cgDone // before any return: cleanup must not race Apply
+	cgErr := finish() // before any return: cleanup must not race the mkdirs
+	if join.unified != nil && args.cgroup == nil {
+		join.parent = true // not cloned into the unified hierarchy
+	}
 	if err != nil {
 		return nil, fmt.Errorf("start container init: %w", err)
 	}
 	if cgErr != nil {
-		return nil, fmt.Errorf("create cgroup: %w", rootlessCgroupError(cr.o, c.Spec, cgErr))
+		return nil, cgErr
 	}
 	pid := cr.cmd.Process.Pid
 	start, _, err := procStat(pid)
@@ -185,12 +198,9 @@ func (cr *creation) run(raw []byte, plan *nsPlan) (*Init, error) {
 	}
 	c.State.InitPid, c.State.InitStart = pid, start
 	c.State.CgroupShared = !cr.cg.Created()
-	// On cgroup v1 the first write to cgroup.procs waits for an RCU grace
-	// period (the percpu cgroup_threadgroup_rwsem), often 5-10 ms, so the
-	// init is told to go on first and sets up its rootfs meanwhile; it
-	// asks for its hooks only after we are done here. A cgroup namespace
-	// must be unshared inside the cgroup, so then the move comes first.
-	if plan.cgroupNS {
+	// A cgroup namespace must be unshared inside the cgroup, so then the
+	// move comes first.
+	if join.parent && plan.cgroupNS {
 		if err := cr.joinCgroup(pid); err != nil {
 			return nil, fmt.Errorf("join cgroup: %w", err)
 		}
@@ -205,19 +215,29 @@ func (cr *creation) run(raw []byte, plan *nsPlan) (*Init, error) {
 		// already in its cgroup, which the round trip guarantees.
 		RuntimeHooks: len(hooks.List(c.Spec.Hooks, hooks.Prestart))+len(hooks.List(c.Spec.Hooks, hooks.CreateRuntime))+
 			len(hooks.List(c.Spec.Hooks, hooks.CreateContainer)) > 0,
-		State: *c.specState(specs.StateCreating),
+		State:    *c.specState(specs.StateCreating),
+		InCgroup: !join.parent,
 	}
 	rootDir, err := openRootfsIn(pid, plan, c.State.Rootfs)
 	if err != nil {
 		return nil, err
 	}
+	var fds []int
 	if rootDir != nil {
 		defer rootDir.Close()
+		b.RootFD, fds = true, append(fds, int(rootDir.Fd()))
 	}
-	if err := conn.Send(&proto.Msg{Type: proto.TypeBootstrap, Bootstrap: b}, fdOf(rootDir)); err != nil {
+	if !join.parent {
+		b.CgroupTasks, fds = len(join.tasks), append(fds, join.tasksFds()...)
+	}
+	if err := conn.SendFds(&proto.Msg{Type: proto.TypeBootstrap, Bootstrap: b}, fds...); err != nil {
 		return nil, cr.initError(err)
 	}
-	if !plan.cgroupNS {
+	// Without a cgroup namespace the init sets up its rootfs while we
+	// move it: on cgroup v1 a cgroup.procs write waits for an RCU grace
+	// period, often 5-10 ms. It asks for its hooks only after we are done
+	// here.
+	if join.parent && !plan.cgroupNS {
 		if err := cr.joinCgroup(pid); err != nil {
 			return nil, fmt.Errorf("join cgroup: %w", err)
 		}

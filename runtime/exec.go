@@ -43,13 +43,15 @@ func (c *Container) Exec(eo ExecOpts) (int, error) {
 		return 0, err
 	}
 	var sigs chan os.Signal
+	subscribed := func() {}
 	if !eo.Detach {
 		// From now on, so that no signal meant for the process is lost.
 		sigs = make(chan os.Signal, 64)
-		signal.Notify(sigs)
+		subscribed = notifyAll(sigs)
 		defer signal.Stop(sigs)
 	}
 	p, err := c.startExec(&eo, sub)
+	subscribed()
 	if err != nil {
 		return 0, err
 	}
@@ -199,32 +201,27 @@ func (x *execution) spawn(sub map[string]string) error {
 	if err != nil {
 		return err
 	}
-	cg := c.cgroup()
-	var cgDir *os.File
-	if cg != nil && !c.State.CgroupShared {
-		if cgDir, err = cg.OpenDir(sub); err != nil {
-			return err
-		}
-		if cgDir != nil {
-			defer cgDir.Close()
-		}
+	join, err := c.execCgroupJoin(sub)
+	if err != nil {
+		return err
 	}
+	defer join.Close()
 	conn, childSync, err := proto.Pair()
 	if err != nil {
 		return err
 	}
 	x.conn = conn
 	a := &spawnArgs{
-		spec: c.Spec, plan: plan, childSync: childSync, preserve: x.eo.PreserveFDs, cgroup: cgDir,
+		spec: c.Spec, plan: plan, childSync: childSync, preserve: x.eo.PreserveFDs, cgroup: join.unified,
 		stdio: [3]*os.File{os.Stdin, os.Stdout, os.Stderr}, logLevel: logrus.GetLevel().String(),
 		scratch: c.Store.Dir(c.ID), // overlay-protected binary, not a memfd copy
 	}
 	x.cmd, err = spawn(a)
-	if err != nil && cgDir != nil {
+	if err != nil && a.cgroup != nil {
 		// clone3 or CLONE_INTO_CGROUP unavailable (kernel < 5.7): fork,
 		// then move the child with cgroup.procs like v1.
 		logrus.Debugf("exec: CLONE_INTO_CGROUP failed (%v), joining the cgroup after fork", err)
-		a.cgroup, cgDir = nil, nil
+		a.cgroup, join.parent = nil, join.parent || join.unified != nil
 		x.cmd, err = spawn(a)
 	}
 	childSync.Close()
@@ -241,8 +238,8 @@ func (x *execution) spawn(sub map[string]string) error {
 			return fmt.Errorf("exec: bad pid %q from the constructor", m.Msg)
 		}
 	}
-	if cg != nil && cgDir == nil && !c.State.CgroupShared {
-		if err := cg.AddPid(x.pid, sub); err != nil {
+	if join.parent {
+		if err := c.cgroup().AddPid(x.pid, sub); err != nil {
 			return err
 		}
 	}
@@ -255,7 +252,10 @@ func (x *execution) spawn(sub map[string]string) error {
 		// listener, as at create.
 		State: *c.specState(specs.StateRunning),
 	}
-	if err := conn.Send(&proto.Msg{Type: proto.TypeBootstrap, Bootstrap: b}, -1); err != nil {
+	if !join.parent {
+		b.CgroupTasks = len(join.tasks)
+	}
+	if err := conn.SendFds(&proto.Msg{Type: proto.TypeBootstrap, Bootstrap: b}, join.sentFds()...); err != nil {
 		return x.childError(err)
 	}
 	return nil

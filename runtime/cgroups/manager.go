@@ -48,6 +48,8 @@ type Manager struct {
 	// error (rootless, no cgroupsPath, no limits).
 	rootlessOptional bool
 	none             bool // rootlessOptional and no permission: no cgroup at all
+	systemd          bool // the systemd driver: systemd moves processes
+	checked          bool // BeginCreate found out shared and created
 }
 
 // Bounds for operations that wait for the kernel.
@@ -79,7 +81,7 @@ func New(id, cgroupsPath string, res *specs.LinuxResources, o Options) (*Manager
 	if err != nil {
 		return nil, fmt.Errorf("cgroup manager for %s: %w", id, err)
 	}
-	m := &Manager{mgr: mgr, cg: cg, v2: v2, inner: cg.Path, shared: o.Shared, created: !o.Shared,
+	m := &Manager{mgr: mgr, cg: cg, v2: v2, inner: cg.Path, shared: o.Shared, created: !o.Shared, systemd: o.Systemd,
 		rootlessOptional: o.Rootless && cgroupsPath == "" && !hasLimits(res)}
 	// A second pass now that the paths are known: a limit for a
 	// controller this host does not have is refused here, naming the
@@ -146,11 +148,13 @@ func (m *Manager) Apply(pid int) error {
 func (m *Manager) Create() error { return m.join(-1) }
 
 func (m *Manager) join(pid int) error {
-	busy, err := m.occupied(pid)
-	if err != nil {
-		return fmt.Errorf("apply cgroup: %w", err)
+	if !m.checked {
+		busy, err := m.occupied(pid)
+		if err != nil {
+			return fmt.Errorf("apply cgroup: %w", err)
+		}
+		m.shared, m.created = busy, !busy
 	}
-	m.shared, m.created = busy, !busy
 	if err := m.applyRetry(pid); err != nil {
 		m.rollback()
 		if m.rootlessOptional && errors.Is(err, os.ErrPermission) {

@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	goruntime "runtime"
 	"strconv"
 	"unsafe"
@@ -83,11 +84,19 @@ func run(conn *proto.Conn, fifoFd int) error {
 	// The fd, if any, is the rootfs opened by the parent in our mount
 	// namespace, for a rootfs whose path we may not be able to walk
 	// (runtime/rootless.go, openRootfsIn).
-	m, rootFD, err := conn.Expect(proto.TypeBootstrap)
+	m, fds, err := conn.ExpectFds(proto.TypeBootstrap)
 	if err != nil {
 		return err
 	}
 	b := m.Bootstrap
+	rootFD := -1
+	if b.RootFD && len(fds) > 0 {
+		rootFD, fds = fds[0], fds[1:]
+	}
+	// First of all: cgroup and time namespaces are unshared inside it.
+	if err := joinCgroup(fds, b.CgroupTasks); err != nil {
+		return err
+	}
 	if b.Exec {
 		return runExec(conn, b)
 	}
@@ -124,7 +133,7 @@ func run(conn *proto.Conn, fifoFd int) error {
 	// process.scheduler and ioPriority are set at create, on our thread,
 	// and a real-time policy decides whether a v1 cpu cgroup takes us:
 	// wait for the cgroup join there too (the parent answers after it).
-	if b.RuntimeHooks || needsCgroupFirst(s) {
+	if b.RuntimeHooks || (needsCgroupFirst(s) && !b.InCgroup) {
 		if err := conn.Send(&proto.Msg{Type: proto.TypeHooks}, -1); err != nil {
 			return err
 		}
@@ -175,6 +184,28 @@ func run(conn *proto.Conn, fifoFd int) error {
 		return err
 	}
 	return p.exec()
+}
+
+// joinCgroup writes "0" into each v1 tasks file the parent sent, which
+// moves this thread, the one that will execve, into the container's
+// cgroup (runtime/cgroups.InitJoin says why not cgroup.procs), and closes
+// them: no host fd may stay open.
+func joinCgroup(fds []int, n int) error {
+	var err error
+	for i, fd := range fds {
+		if i < n && err == nil {
+			if _, werr := unix.Write(fd, []byte("0")); werr != nil {
+				// Still the host's /proc: the rootfs comes later.
+				name, _ := os.Readlink("/proc/self/fd/" + strconv.Itoa(fd))
+				err = fmt.Errorf("join cgroup %s: %w", filepath.Dir(name), werr)
+			}
+		}
+		unix.Close(fd)
+	}
+	if err == nil && len(fds) != n {
+		err = fmt.Errorf("join cgroup: got %d tasks files, want %d", len(fds), n)
+	}
+	return err
 }
 
 // readyAck tells the parent we are set up and waits for its answer.
