@@ -59,11 +59,18 @@ func notifies(s *specs.LinuxSeccomp) bool {
 // The profile is most of a Docker config.json; decoding it again in the
 // init and compiling it twice would cost container start about 0.3 ms.
 func specForInit(s *specs.Spec, f *seccomp.Filter) *specs.Spec {
-	if f == nil || s.Linux == nil || s.Linux.Seccomp == nil {
+	if s.Linux == nil {
 		return s
 	}
+	// The init never reads linux.resources (the parent sets the limits)
+	// nor linux.intelRdt; without them its JSON decoder never builds the
+	// decoders for their many types, which costs a new process more than
+	// the decoding itself (encoding/json caches them per type).
 	cp, l := *s, *s.Linux
-	l.Seccomp = nil
+	l.Resources, l.IntelRdt = nil, nil
+	if f != nil {
+		l.Seccomp = nil
+	}
 	cp.Linux = &l
 	return &cp
 }
