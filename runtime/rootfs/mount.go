@@ -289,6 +289,9 @@ func (s *setup) dirHandle(dest string) (*os.File, error) {
 	if h, err := s.openInRoot(dest, unix.O_DIRECTORY); err == nil {
 		return h, nil
 	}
+	if h := s.mkdirLeaf(dest); h != nil {
+		return h, nil
+	}
 	rel, err := s.inRoot(dest)
 	if err != nil {
 		return nil, err
@@ -298,6 +301,37 @@ func (s *setup) dirHandle(dest string) (*os.File, error) {
 		return nil, fmt.Errorf("create mount point: %w", err)
 	}
 	return h, nil
+}
+
+// mkdirLeaf is the next fast path, for a destination of which only the
+// last component is missing (/dev/pts on a fresh /dev tmpfs, the usual
+// case): the parent is opened confined to the root like above, the leaf
+// made by mkdirat(2) in that very directory, and opened with no symlink
+// allowed, so a swap of the new directory for a symlink makes the open
+// fail instead of leading out. Anything else (a deeper missing path, a
+// dangling symlink at the leaf) returns nil for the full walk.
+func (s *setup) mkdirLeaf(dest string) *os.File {
+	dest = filepath.Clean("/" + dest)
+	name := filepath.Base(dest)
+	if dest == "/" || name == ".." {
+		return nil
+	}
+	parent, err := s.openInRoot(filepath.Dir(dest), unix.O_DIRECTORY)
+	if err != nil {
+		return nil
+	}
+	defer parent.Close()
+	if unix.Mkdirat(int(parent.Fd()), name, 0o755) != nil {
+		return nil
+	}
+	fd, err := unix.Openat2(int(parent.Fd()), name, &unix.OpenHow{
+		Flags:   unix.O_PATH | unix.O_CLOEXEC | unix.O_DIRECTORY | unix.O_NOFOLLOW,
+		Resolve: unix.RESOLVE_BENEATH | unix.RESOLVE_NO_SYMLINKS | unix.RESOLVE_NO_MAGICLINKS,
+	})
+	if err != nil {
+		return nil
+	}
+	return os.NewFile(uintptr(fd), dest)
 }
 
 // inRoot resolves dest inside the rootfs and returns it as an absolute
