@@ -36,7 +36,7 @@ type result struct {
 	err     error
 }
 
-func newBench(srcBundle, prefix string, rtArgs []string) (*bench, error) {
+func newBench(srcBundle, prefix, only string, rtArgs []string) (*bench, error) {
 	rts, skipped := parseRuntimes(rtArgs)
 	if len(rts) == 0 {
 		return nil, fmt.Errorf("no runtime to measure: %s", strings.Join(skipped, "; "))
@@ -52,7 +52,7 @@ func newBench(srcBundle, prefix string, rtArgs []string) (*bench, error) {
 	}
 	b.network = newBenchNetwork(env.gocker, dir)
 	env.network = b.network
-	b.rows = rows(env)
+	b.rows = selectRows(rows(env), only)
 	if err := checkRows(b.rows); err != nil {
 		b.cleanup()
 		return nil, err

@@ -30,6 +30,7 @@ func main() {
 func run() error {
 	bundle := flag.String("bundle", "", "busybox bundle to copy (its config.json and rootfs)")
 	iterations := flag.Int("n", 20, "timed iterations per row and runtime (after one warm-up)")
+	only := flag.String("only", "", "run only the rows whose name contains this text (and their base rows)")
 	prefix := flag.String("prefix", fmt.Sprintf("gocker-bench-%d", os.Getpid()), "container id prefix (names leftover cgroups)")
 	flag.Usage = func() {
 		fmt.Fprintln(os.Stderr, "usage: bench -bundle DIR [-n 20] NAME=PATH...")
@@ -40,7 +41,7 @@ func run() error {
 		flag.Usage()
 		os.Exit(2)
 	}
-	b, err := newBench(*bundle, *prefix, flag.Args())
+	b, err := newBench(*bundle, *prefix, *only, flag.Args())
 	if err != nil {
 		return err
 	}

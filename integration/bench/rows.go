@@ -3,6 +3,7 @@ package main
 import (
 	"errors"
 	"fmt"
+	"strings"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 )
@@ -157,6 +158,30 @@ func (env rowEnv) withNetworkHook(s *specs.Spec) error {
 	s.Hooks.CreateRuntime = append(s.Hooks.CreateRuntime, hook("setup"))
 	s.Hooks.Poststop = append(s.Hooks.Poststop, hook("teardown"))
 	return nil
+}
+
+// selectRows keeps the rows whose name contains only, and the rows they
+// are compared with; all rows for "".
+func selectRows(rs []row, only string) []row {
+	if only == "" {
+		return rs
+	}
+	keep := map[string]bool{}
+	for _, r := range rs {
+		if strings.Contains(r.name, only) {
+			keep[r.name] = true
+			if r.base != "" {
+				keep[r.base] = true
+			}
+		}
+	}
+	var out []row
+	for _, r := range rs {
+		if keep[r.name] {
+			out = append(out, r)
+		}
+	}
+	return out
 }
 
 // rowIndex is the index of the row named name, or -1.

@@ -2,6 +2,7 @@
 # run.sh GOCKER: time gocker against runc and crun side by side (make bench).
 #   integration/bench/run.sh /abs/path/bin/gocker
 #   BENCH_ITERATIONS=40 integration/bench/run.sh bin/gocker
+#   BENCH_ONLY=seccomp integration/bench/run.sh bin/gocker   (rows whose name has it)
 # A missing or failing gocker is reported and its column skipped, so the
 # script also measures runc and crun alone.
 set -euo pipefail
@@ -65,4 +66,4 @@ case "$GOCKER" in /*) ;; *) GOCKER=$PWD/$GOCKER ;; esac
 # bench itself reports and skips a missing or failing gocker.
 [ -x "$GOCKER" ] || echo "bench: NOTE: no gocker binary at $GOCKER; measuring runc and crun only" >&2
 args=("gocker=$GOCKER" "runc=$(command -v runc)" "crun=$(command -v crun)")
-"$tmp/bench" -bundle "$BUNDLE" -n "$N" -prefix "$prefix" "${args[@]}"
+"$tmp/bench" -bundle "$BUNDLE" -n "$N" -prefix "$prefix" -only "${BENCH_ONLY:-}" "${args[@]}"
