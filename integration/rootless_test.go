@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"syscall"
 	"testing"
@@ -630,6 +631,49 @@ func TestRootlessExec(t *testing.T) {
 	}
 	if r := u.rt("exec", id, "sh", "-c", "kill -TERM $$"); r.code != 143 {
 		t.Errorf("exec killed by TERM: exit %d, want 143: %s", r.code, r)
+	}
+	u.ok(u.rt("delete", "--force", id))
+}
+
+// TestRootlessNoCgroupVerbs: a rootless container that asked for no
+// cgroup runs in its caller's cgroup. ps lists the processes of its pid
+// namespace instead; pause, update and events, which need a cgroup of its
+// own, fail saying so, and the container runs on. runc fails ps too
+// ("unable to get all container pids") and prints zeros for events.
+func TestRootlessNoCgroupVerbs(t *testing.T) {
+	u := newRootlessEnv(t)
+	id := u.id("nocg")
+	b, _ := u.bundle("sleep 1000 & exec sleep 1001", nil)
+	u.ok(u.rt("create", "--bundle", b, id))
+	u.ok(u.rt("start", id))
+	st := u.wantStatus(id, "running")
+	for _, args := range [][]string{{"pause", id}, {"update", "--memory", "100M", id}} {
+		r := u.fails(u.rt(args...))
+		if !strings.Contains(r.stderr, "cgroup") {
+			t.Errorf("%v: the error does not say why: %s", args, r)
+		}
+	}
+	u.wantStatus(id, "running")
+	if isGocker() {
+		if r := u.rt("events", "--stats", id); r.code == 0 || !strings.Contains(r.stderr, "without a cgroup") {
+			t.Errorf("events --stats: want an error naming the missing cgroup, got %s", r)
+		}
+		var pids []int
+		if !waitFor(5*time.Second, func() bool {
+			r := u.ok(u.rt("ps", "--format", "json", id))
+			pids = nil
+			return json.Unmarshal([]byte(r.stdout), &pids) == nil && len(pids) == 2
+		}) {
+			t.Fatalf("ps --format json = %v, want the init and its child", pids)
+		}
+		if !slices.Contains(pids, st.Pid) {
+			t.Errorf("ps lists %v, not the init %d", pids, st.Pid)
+		}
+		for _, p := range pids {
+			if cmd := readProc(t, p, "cmdline"); !strings.HasPrefix(cmd, "sleep") {
+				t.Errorf("ps lists pid %d running %q, not a container process", p, cmd)
+			}
+		}
 	}
 	u.ok(u.rt("delete", "--force", id))
 }

@@ -47,7 +47,7 @@ func Events(ctx context.Context, o Options, id string, eo EventOptions, emit fun
 	}
 	m := c.cgroup()
 	if m == nil {
-		return errNoCgroup(id)
+		return c.noCgroup("events")
 	}
 	if eo.StatsOnce {
 		s, err := m.Stats()

@@ -24,6 +24,16 @@ func errNoCgroup(id string) error {
 	return fmt.Errorf("container %s has no cgroup configuration", id)
 }
 
+// noCgroup is the error of verb for a container without a cgroup of its
+// own: a rootless one that asked for none (rootless.go), or one whose
+// snapshot is missing. runc fails these verbs too, with less to go on.
+func (c *Container) noCgroup(verb string) error {
+	if c.Spec != nil && c.State.CgroupShared {
+		return fmt.Errorf("container %s runs without a cgroup of its own (rootless, with no linux.cgroupsPath and no limits): %s needs one; set linux.cgroupsPath to a cgroup you may write to", c.ID, verb)
+	}
+	return errNoCgroup(c.ID)
+}
+
 // loadLocked loads id and takes its lock, then reloads: the snapshot read
 // before the lock may predate a concurrent update.
 func loadLocked(o Options, id string) (*Container, *state.Lock, error) {
@@ -66,7 +76,7 @@ func Pause(o Options, id string) error {
 	}
 	m := c.cgroup()
 	if m == nil {
-		return errNoCgroup(id)
+		return c.noCgroup("pause")
 	}
 	return m.Freeze()
 }
@@ -85,7 +95,7 @@ func Resume(o Options, id string) error {
 	}
 	m := c.cgroup()
 	if m == nil {
-		return errNoCgroup(id)
+		return c.noCgroup("resume")
 	}
 	return m.Thaw()
 }
@@ -107,7 +117,9 @@ func (c *Container) thawForKill(wasPaused bool) {
 	}
 }
 
-// Processes lists the host pids in the container's cgroup (`gocker ps`).
+// Processes lists the host pids in the container's cgroup (`gocker ps`),
+// or, for a container without one that has its own pid namespace, the
+// processes in that namespace.
 func Processes(o Options, id string) ([]int, error) {
 	c, err := Load(o, id)
 	if err != nil {
@@ -115,7 +127,10 @@ func Processes(o Options, id string) ([]int, error) {
 	}
 	m := c.cgroup()
 	if m == nil {
-		return nil, errNoCgroup(id)
+		if c.Spec != nil && c.State.CgroupShared && ownPidNS(c.Spec) {
+			return pidNSMembers(c.State.InitPid)
+		}
+		return nil, c.noCgroup("ps")
 	}
 	pids, err := m.Pids()
 	if err != nil {
@@ -147,7 +162,7 @@ func Update(o Options, id string, res *specs.LinuxResources) error {
 	}
 	m := c.cgroup()
 	if m == nil {
-		return errNoCgroup(id)
+		return c.noCgroup("update")
 	}
 	var old *specs.LinuxResources
 	var path string
