@@ -7,6 +7,7 @@ import (
 	"reflect"
 	"regexp"
 	"strconv"
+	"strings"
 )
 
 // This file turns the byte offsets that encoding/json reports into
@@ -242,10 +243,7 @@ func decodeError(data []byte, name string, err error) error {
 	var typ *json.UnmarshalTypeError
 	switch {
 	case errors.As(err, &syn):
-		off := int(syn.Offset) - 1 // Offset counts the offending byte itself
-		if int(syn.Offset) >= len(data) && syn.Error() == "unexpected end of JSON input" {
-			off = len(data)
-		}
+		off := syntaxOffset(data, syn)
 		return &DecodeError{Name: name, Pos: lineCol(data, off).String(), Msg: syn.Error(), Err: err}
 	case errors.As(err, &typ):
 		return typeError(data, name, typ)
@@ -254,12 +252,44 @@ func decodeError(data []byte, name string, err error) error {
 	}
 }
 
+// syntaxOffset is the offset of the byte a syntax error is about. The v1
+// decoder's Offset counts the offending byte itself; the v2 one's (see
+// offending) is that byte's index, or the end of the last good token
+// before whitespace. The character the message names is looked for from
+// there, so both give the same line:column.
+func syntaxOffset(data []byte, syn *json.SyntaxError) int {
+	off := int(syn.Offset) - 1
+	if int(syn.Offset) >= len(data) && strings.Contains(syn.Error(), "unexpected end of JSON input") {
+		return len(data)
+	}
+	msg := syn.Error()
+	i := strings.Index(msg, "invalid character '")
+	if i < 0 || off < 0 {
+		return max(off, 0)
+	}
+	c, _, _, err := strconv.UnquoteChar(msg[i+len("invalid character '"):], '\'')
+	if err != nil || c >= 0x80 {
+		return off
+	}
+	for j := off; j < len(data) && j <= off+64; j++ {
+		if data[j] == byte(c) {
+			return j
+		}
+		if j > off && !isJSONSpace(data[j]) {
+			break
+		}
+	}
+	return off
+}
+
+func isJSONSpace(b byte) bool { return b == ' ' || b == '\t' || b == '\n' || b == '\r' }
+
 func typeError(data []byte, name string, e *json.UnmarshalTypeError) error {
 	ix := newJSONIndex(data)
 	// Offset is just past the offending literal, or just past the '[' or '{'
 	// of an offending array or object: the byte before it lies in the value.
 	path, off := e.Field, int(e.Offset)-1
-	if s, ok := ix.at(off); ok {
+	if s, ok := ix.offending(e); ok {
 		path, off = s.path, s.start
 	}
 	value := e.Value
@@ -273,6 +303,63 @@ func typeError(data []byte, name string, e *json.UnmarshalTypeError) error {
 		Msg:   fmt.Sprintf("cannot use %s as %s", value, kindOf(e.Type)),
 		Err:   e,
 	}
+}
+
+// offending finds the value a type error is about. encoding/json's v1
+// decoder puts Offset just past the value (past the '[' or '{' of an array
+// or object); on the v2 implementation (GOEXPERIMENT=jsonv2, which the
+// Makefile builds with) it is the value's first byte. The span whose path
+// matches the error's Field decides; Field names array elements by index
+// on v2 ("linux.namespaces.0.type") and not at all on v1.
+func (ix *jsonIndex) offending(e *json.UnmarshalTypeError) (span, bool) {
+	before, ok := ix.at(int(e.Offset) - 1)
+	if e.Field == "" {
+		return before, ok
+	}
+	cands := []span{before}
+	for _, s := range ix.spans {
+		if s.start == int(e.Offset) {
+			cands = append(cands, s)
+		}
+	}
+	for _, s := range cands {
+		if v1, v2 := fieldForms(s.path); s.path != "" && (e.Field == v1 || e.Field == v2) {
+			return s, true
+		}
+	}
+	return before, ok
+}
+
+// fieldForms renders one of our paths (a.b[0]["c.d"]) the ways
+// UnmarshalTypeError.Field does: v1 without indexes (a.b.c.d), v2 with
+// them as elements (a.b.0.c.d).
+func fieldForms(path string) (v1, v2 string) {
+	var b1, b2 strings.Builder
+	for i := 0; i < len(path); {
+		switch {
+		case strings.HasPrefix(path[i:], "[\""):
+			end := strings.Index(path[i:], "\"]")
+			key, err := strconv.Unquote(path[i+1 : i+end+1])
+			if end < 0 || err != nil {
+				return path, path
+			}
+			b1.WriteString("." + key)
+			b2.WriteString("." + key)
+			i += end + 2
+		case path[i] == '[':
+			end := strings.IndexByte(path[i:], ']')
+			if end < 0 {
+				return path, path
+			}
+			b2.WriteString("." + path[i+1:i+end])
+			i += end + 1
+		default:
+			b1.WriteByte(path[i])
+			b2.WriteByte(path[i])
+			i++
+		}
+	}
+	return strings.TrimPrefix(b1.String(), "."), strings.TrimPrefix(b2.String(), ".")
 }
 
 // kindOf names a Go type the way a config author thinks of it.
