@@ -54,14 +54,17 @@ type Init struct {
 
 // creation carries what must be undone if create fails half-way.
 type creation struct {
-	o    Options
-	co   CreateOpts
-	c    *Container
-	lock *state.Lock
-	cg   *cgroups.Manager
-	cmd  *exec.Cmd
-	conn *proto.Conn
-	done bool
+	o  Options
+	co CreateOpts
+	c  *Container
+	// early is the part of config.json the init was cloned with before
+	// the whole was decoded (early.go); nil otherwise.
+	early *specs.Spec
+	lock  *state.Lock
+	cg    *cgroups.Manager
+	cmd   *exec.Cmd
+	conn  *proto.Conn
+	done  bool
 	// filter is linux.seccomp compiled by preflight; the init gets the
 	// program, not the profile.
 	filter *seccomp.Filter
@@ -78,25 +81,41 @@ func Create(o Options, co CreateOpts) (*Container, *Init, error) {
 	if !filepath.IsAbs(co.Bundle) {
 		return nil, nil, fmt.Errorf("bundle path %q is relative; give an absolute path", co.Bundle)
 	}
-	s, raw, err := gspec.Load(co.Bundle)
+	raw, err := gspec.ReadConfig(co.Bundle)
 	if err != nil {
 		return nil, nil, err
 	}
+	if early := earlyConfigOf(o, raw); early != nil {
+		return createEarly(o, co, raw, early)
+	}
+	return createChecked(o, co, raw)
+}
+
+// checked is what check derives from a valid spec.
+type checked struct {
+	plan   *nsPlan
+	filter *seccomp.Filter
+}
+
+// check validates what Load cannot: the flags against the spec, the
+// namespaces, rootless rules, capabilities, id mappings and the seccomp
+// profile (compiled here). The resources are the cgroup manager's.
+func check(co CreateOpts, s *specs.Spec) (*checked, error) {
 	if s.Linux == nil {
-		return nil, nil, errors.New("linux: section missing; gocker runs Linux containers only")
+		return nil, errors.New("linux: section missing; gocker runs Linux containers only")
 	}
 	if s.Process != nil && s.Process.Terminal && co.ConsoleSocket == "" && !co.Foreground {
-		return nil, nil, errors.New("cannot allocate tty if gocker will detach without setting console socket")
+		return nil, errors.New("cannot allocate tty if gocker will detach without setting console socket")
 	}
 	if co.ConsoleSocket != "" && (co.Foreground || s.Process == nil || !s.Process.Terminal) {
-		return nil, nil, errors.New("cannot use console socket if gocker will not detach or allocate tty")
+		return nil, errors.New("cannot use console socket if gocker will not detach or allocate tty")
 	}
 	plan, err := planNamespaces(s)
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
 	if err := checkRootless(s); err != nil {
-		return nil, nil, err
+		return nil, err
 	}
 	if !gspec.HasNamespace(s, specs.MountNamespace) && len(s.Mounts) > 0 {
 		// They would land on the host's mount table; runc refuses such a
@@ -106,26 +125,36 @@ func Create(o Options, co CreateOpts) (*Container, *Init, error) {
 	}
 	filter, err := preflight(s)
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
-	cg, err := newCgroup(co.ID, s, cgroups.Options{Systemd: o.SystemdCgroup, Rootless: o.Rootless})
-	if err != nil {
-		return nil, nil, err
-	}
+	return &checked{plan: plan, filter: filter}, nil
+}
+
+// newCreation takes the container's state dir and lock.
+func newCreation(o Options, co CreateOpts, cg *cgroups.Manager) (*creation, error) {
 	lock, err := o.store().Create(co.ID)
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
-	cr := &creation{o: o, co: co, lock: lock, cg: cg, filter: filter}
-	defer cr.cleanup()
-	cr.c = &Container{ID: co.ID, Store: o.store(), Spec: s, State: &state.State{
-		ID: co.ID, Bundle: co.Bundle, Rootfs: gspec.RootfsPath(s, co.Bundle),
-		Created: time.Now().UTC(), Owner: owner(), Annotations: s.Annotations,
+	cr := &creation{o: o, co: co, lock: lock, cg: cg}
+	cr.c = &Container{ID: co.ID, Store: o.store(), State: &state.State{
+		ID: co.ID, Bundle: co.Bundle, Created: time.Now().UTC(), Owner: owner(),
 	}, cg: cg}
-	if err := cr.c.setupNotify(co.NotifySocket); err != nil {
-		return nil, nil, err
-	}
-	init, err := cr.run(raw, plan)
+	return cr, nil
+}
+
+// useSpec gives the container its validated spec.
+func (cr *creation) useSpec(s *specs.Spec, v *checked) error {
+	cr.c.Spec, cr.filter = s, v.filter
+	cr.c.State.Rootfs = gspec.RootfsPath(s, cr.co.Bundle)
+	cr.c.State.Annotations = s.Annotations
+	return cr.c.setupNotify(cr.co.NotifySocket)
+}
+
+// finish runs the rest of create. wait, if not nil, is called once the
+// init is cloned and must give the container its spec (useSpec).
+func (cr *creation) finish(raw []byte, plan *nsPlan, wait func() error) (*Container, *Init, error) {
+	init, err := cr.run(raw, plan, wait)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -140,7 +169,7 @@ func owner() string {
 	return ""
 }
 
-func (cr *creation) run(raw []byte, plan *nsPlan) (*Init, error) {
+func (cr *creation) run(raw []byte, plan *nsPlan, wait func() error) (*Init, error) {
 	c, st := cr.c, cr.c.Store
 	if err := state.WriteFileAtomic(st.Path(c.ID, state.ConfigFile), raw, 0o600); err != nil {
 		return nil, fmt.Errorf("snapshot config.json: %w", err)
@@ -168,7 +197,7 @@ func (cr *creation) run(raw []byte, plan *nsPlan) (*Init, error) {
 	}
 	defer join.Close()
 	args := &spawnArgs{
-		spec: c.Spec, plan: plan, childSync: childSync, fifo: fifo, preserve: cr.co.ListenFDs + cr.co.PreserveFDs,
+		spec: cr.spawnSpec(), plan: plan, childSync: childSync, fifo: fifo, preserve: cr.co.ListenFDs + cr.co.PreserveFDs,
 		stdio: [3]*os.File{os.Stdin, os.Stdout, os.Stderr}, logLevel: logrus.GetLevel().String(),
 		scratch: st.Dir(c.ID), cgroup: join.unified,
 	}
@@ -182,6 +211,13 @@ func (cr *creation) run(raw []byte, plan *nsPlan) (*Init, error) {
 	}
 	childSync.Close()
 	cgErr := finish() // before any return: cleanup must not race the mkdirs
+	if wait != nil {
+		// A config that fails validation is reported as such, even if
+		// the clone failed on it too (say, a bad uid mapping).
+		if werr := wait(); werr != nil {
+			return nil, werr
+		}
+	}
 	if join.unified != nil && args.cgroup == nil {
 		join.parent = true // not cloned into the unified hierarchy
 	}

@@ -23,23 +23,37 @@ const ConfigFile = "config.json"
 // Load reads <bundle>/config.json, decodes and validates it. It returns the
 // spec and the raw bytes (the caller snapshots them into the state dir).
 func Load(bundle string) (*specs.Spec, []byte, error) {
-	abs, err := filepath.Abs(bundle)
+	data, err := ReadConfig(bundle)
 	if err != nil {
-		return nil, nil, fmt.Errorf("bundle %q: %w", bundle, err)
+		return nil, nil, err
 	}
-	path := filepath.Join(bundle, ConfigFile)
-	data, err := os.ReadFile(path)
-	if err != nil {
-		if errors.Is(err, fs.ErrNotExist) {
-			return nil, nil, fmt.Errorf("bundle %q has no %s: %w", bundle, ConfigFile, fs.ErrNotExist)
-		}
-		return nil, nil, fmt.Errorf("read %s: %w", path, err)
-	}
-	s, err := parse(data, path, abs)
+	s, err := LoadData(bundle, data)
 	if err != nil {
 		return nil, nil, err
 	}
 	return s, data, nil
+}
+
+// ReadConfig reads the bundle's config.json, with Load's errors.
+func ReadConfig(bundle string) ([]byte, error) {
+	path := filepath.Join(bundle, ConfigFile)
+	data, err := os.ReadFile(path)
+	if err != nil {
+		if errors.Is(err, fs.ErrNotExist) {
+			return nil, fmt.Errorf("bundle %q has no %s: %w", bundle, ConfigFile, fs.ErrNotExist)
+		}
+		return nil, fmt.Errorf("read %s: %w", path, err)
+	}
+	return data, nil
+}
+
+// LoadData is Load for the bytes ReadConfig returned.
+func LoadData(bundle string, data []byte) (*specs.Spec, error) {
+	abs, err := filepath.Abs(bundle)
+	if err != nil {
+		return nil, fmt.Errorf("bundle %q: %w", bundle, err)
+	}
+	return parse(data, filepath.Join(bundle, ConfigFile), abs)
 }
 
 // Parse decodes data (name is used in error messages, e.g. "config.json")

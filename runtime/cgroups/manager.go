@@ -93,6 +93,24 @@ func New(id, cgroupsPath string, res *specs.LinuxResources, o Options) (*Manager
 	return m, nil
 }
 
+// UseResources validates res and makes it the resources that SetLimits
+// writes, for a manager that New got without them: create makes the
+// cgroup while the full config is still being decoded (runtime/early.go).
+// Not for rootless managers, whose behaviour at Create depends on them.
+func (m *Manager) UseResources(res *specs.LinuxResources) error {
+	val := validation{v2: m.v2, available: m.available}
+	if err := val.validate(res); err != nil {
+		return err
+	}
+	r, err := Convert(res, m.v2, false)
+	if err != nil {
+		return err
+	}
+	// The library's manager holds m.cg: it sees the new value too.
+	m.cg.Resources = r
+	return nil
+}
+
 // available reports whether the cgroup can use a controller.
 func (m *Manager) available(controller string) bool {
 	if !m.v2 {

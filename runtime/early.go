@@ -1,0 +1,135 @@
+package runtime
+
+import (
+	"encoding/json"
+
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+
+	"github.com/gocker/gocker/runtime/cgroups"
+	gspec "github.com/gocker/gocker/spec"
+)
+
+// Early clone: the init is a second Go process, and its start (clone,
+// execve, the Go runtime) is the longest step on create's path, about as
+// long as everything the parent does before it. So the parent decodes
+// first only what the clone needs, the namespaces and id mappings, and
+// clones the init; the whole config.json is decoded and validated while
+// the init starts, and a config that fails is reported exactly as before,
+// with everything made in between undone (cleanup). The sequential path
+// stays for what needs the whole spec before the clone: a seccomp listener
+// (dialled at clone), and the systemd and rootless cgroup drivers, whose
+// cgroup creation depends on the resources.
+
+// earlyConfig is the part of config.json the clone needs. A small type,
+// so that encoding/json builds decoders for a handful of types only.
+type earlyConfig struct {
+	Linux *struct {
+		Namespaces  []specs.LinuxNamespace `json:"namespaces"`
+		UIDMappings []specs.LinuxIDMapping `json:"uidMappings"`
+		GIDMappings []specs.LinuxIDMapping `json:"gidMappings"`
+		CgroupsPath string                 `json:"cgroupsPath"`
+		Seccomp     *struct {
+			ListenerPath string `json:"listenerPath"`
+		} `json:"seccomp"`
+	} `json:"linux"`
+}
+
+// earlyConfigOf returns the spec to clone the init with, or nil when the
+// sequential path must be taken (see above; and for a config that does
+// not decode, whose error the full decoder words).
+func earlyConfigOf(o Options, raw []byte) *specs.Spec {
+	if o.SystemdCgroup || o.Rootless || unprivileged() {
+		return nil
+	}
+	var ec earlyConfig
+	if json.Unmarshal(raw, &ec) != nil || ec.Linux == nil {
+		return nil
+	}
+	if ec.Linux.Seccomp != nil && ec.Linux.Seccomp.ListenerPath != "" {
+		return nil
+	}
+	return &specs.Spec{Linux: &specs.Linux{
+		Namespaces: ec.Linux.Namespaces, UIDMappings: ec.Linux.UIDMappings,
+		GIDMappings: ec.Linux.GIDMappings, CgroupsPath: ec.Linux.CgroupsPath,
+	}}
+}
+
+// createEarly is Create with the early clone.
+func createEarly(o Options, co CreateOpts, raw []byte, early *specs.Spec) (*Container, *Init, error) {
+	plan, err := planNamespaces(early)
+	if err != nil {
+		// An unknown namespace type: the full check words it.
+		return createChecked(o, co, raw)
+	}
+	// The resources come with the whole spec (UseResources).
+	cg, err := newCgroup(co.ID, early, cgroups.Options{})
+	if err != nil {
+		return createChecked(o, co, raw)
+	}
+	full := make(chan error, 1)
+	var s *specs.Spec
+	var v *checked
+	go func() {
+		var err error
+		if s, err = gspec.LoadData(co.Bundle, raw); err == nil {
+			v, err = check(co, s)
+		}
+		full <- err
+	}()
+	cr, err := newCreation(o, co, cg)
+	if err != nil {
+		<-full
+		return nil, nil, err
+	}
+	defer cr.cleanup()
+	cr.early = early
+	return cr.finish(raw, plan, func() error {
+		if err := <-full; err != nil {
+			return err
+		}
+		if err := cg.UseResources(resourcesOf(s)); err != nil {
+			return err
+		}
+		return cr.useSpec(s, v)
+	})
+}
+
+// createChecked is Create's sequential path from the raw config.
+func createChecked(o Options, co CreateOpts, raw []byte) (*Container, *Init, error) {
+	s, err := gspec.LoadData(co.Bundle, raw)
+	if err != nil {
+		return nil, nil, err
+	}
+	v, err := check(co, s)
+	if err != nil {
+		return nil, nil, err
+	}
+	cg, err := newCgroup(co.ID, s, cgroups.Options{Systemd: o.SystemdCgroup, Rootless: o.Rootless})
+	if err != nil {
+		return nil, nil, err
+	}
+	cr, err := newCreation(o, co, cg)
+	if err != nil {
+		return nil, nil, err
+	}
+	defer cr.cleanup()
+	if err := cr.useSpec(s, v); err != nil {
+		return nil, nil, err
+	}
+	return cr.finish(raw, v.plan, nil)
+}
+
+// spawnSpec is the spec the init is cloned with.
+func (cr *creation) spawnSpec() *specs.Spec {
+	if cr.c.Spec != nil {
+		return cr.c.Spec
+	}
+	return cr.early
+}
+
+func resourcesOf(s *specs.Spec) *specs.LinuxResources {
+	if s.Linux == nil {
+		return nil
+	}
+	return s.Linux.Resources
+}
