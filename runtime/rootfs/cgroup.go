@@ -9,7 +9,6 @@ import (
 	"strings"
 
 	"github.com/moby/sys/mountinfo"
-	"github.com/opencontainers/cgroups"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
 )
@@ -171,7 +170,7 @@ func (s *setup) containerCgroupDir(key, mountpoint string) (string, error) {
 	if p, ok := s.o.CgroupPaths[key]; ok && p != "" {
 		return p, nil
 	}
-	own, err := cgroups.ParseCgroupFile("/proc/self/cgroup")
+	own, err := ownCgroups()
 	if err != nil {
 		return "", err
 	}
@@ -193,7 +192,7 @@ func (s *setup) containerCgroupDir(key, mountpoint string) (string, error) {
 // hostHierarchies lists the cgroup mounts directly below /sys/fs/cgroup,
 // sorted by mount point.
 func hostHierarchies() ([]hierarchy, error) {
-	own, err := cgroups.ParseCgroupFile("/proc/self/cgroup")
+	own, err := ownCgroups()
 	if err != nil {
 		return nil, err
 	}
@@ -223,4 +222,26 @@ func hostHierarchies() ([]hierarchy, error) {
 	}
 	sort.Slice(hs, func(i, j int) bool { return hs[i].mountpoint < hs[j].mountpoint })
 	return hs, nil
+}
+
+// ownCgroups maps each controller of every hierarchy this process is in
+// ("cpu" and "cpuacct" both for "cpu,cpuacct", "name=systemd", "" for
+// cgroup2) to its cgroup path, from /proc/self/cgroup (cgroups(7)). Not
+// the cgroups library's parser: the init would carry all of that library.
+func ownCgroups() (map[string]string, error) {
+	b, err := os.ReadFile("/proc/self/cgroup")
+	if err != nil {
+		return nil, err
+	}
+	own := map[string]string{}
+	for line := range strings.SplitSeq(strings.TrimSpace(string(b)), "\n") {
+		f := strings.SplitN(line, ":", 3)
+		if len(f) != 3 {
+			continue
+		}
+		for c := range strings.SplitSeq(f[1], ",") {
+			own[c] = f[2]
+		}
+	}
+	return own, nil
 }
