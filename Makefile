@@ -7,7 +7,8 @@ PREFIX  ?= /usr/local
 # The binary is static so that the container's init re-exec does not pay for
 # the dynamic loader, and so it works inside any rootfs (issue 2, performance).
 GOFLAGS_BUILD := -trimpath -tags 'netgo osusergo urfave_cli_no_docs'
-LDFLAGS := -s -w -X main.version=$(VERSION) -X main.commit=$(COMMIT) -extldflags '-static'
+BUILDID := $(VERSION)-$(COMMIT)-$(shell git status --porcelain 2>/dev/null | (sha256sum 2>/dev/null || echo x) | cut -c1-8)
+LDFLAGS := -s -w -X main.version=$(VERSION) -X main.commit=$(COMMIT) -X github.com/gocker/gocker/runtime/proto.Build=$(BUILDID) -extldflags '-static'
 BUNDLE  := bundles/busybox
 # encoding/json on the v2 implementation (an experiment in Go 1.25 and
 # 1.26, the v1 API unchanged): decoding config.json cold, as every create
@@ -18,8 +19,11 @@ JSONV2  := GOEXPERIMENT=jsonv2
 
 .PHONY: build setup run test unit integration test-cgroupv2 bench conformance install clean
 
+# gocker-init is the container's init alone (cmd/gocker-init): gocker
+# runs it from its own directory, else itself as `gocker init`.
 build:
 	$(JSONV2) CGO_ENABLED=1 $(GO) build $(GOFLAGS_BUILD) -ldflags "$(LDFLAGS)" -o $(BIN) ./cmd/gocker
+	$(JSONV2) CGO_ENABLED=1 $(GO) build $(GOFLAGS_BUILD) -ldflags "$(LDFLAGS)" -o $(BIN)-init ./cmd/gocker-init
 
 setup: $(BUNDLE)/rootfs/bin/busybox
 
@@ -50,6 +54,7 @@ conformance: build
 
 install: build
 	install -D -m 0755 $(BIN) $(DESTDIR)$(PREFIX)/bin/gocker
+	install -D -m 0755 $(BIN)-init $(DESTDIR)$(PREFIX)/bin/gocker-init
 
 clean:
 	rm -rf bin $(BUNDLE)/rootfs integration/conformance/work

@@ -3,6 +3,9 @@ package integration
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -266,4 +269,30 @@ func decodeJSON(t *testing.T, s string, v any) {
 	if err := json.Unmarshal([]byte(s), v); err != nil {
 		t.Fatalf("not valid JSON: %v: %q", err, s)
 	}
+}
+
+// TestInitBinary: gocker runs a container's init from gocker-init, the
+// init-only build beside it (cmd/gocker-init), else from itself; either
+// way through a sealed copy, never the file on disk (CVE-2019-5736).
+func TestInitBinary(t *testing.T) {
+	gockerOnly(t, "gocker-init is gocker's own split of its binary")
+	want := "gocker"
+	if _, err := os.Stat(filepath.Join(filepath.Dir(runtimePath), "gocker-init")); err == nil {
+		want = "gocker-init"
+	}
+	e := newEnv(t)
+	id := e.id("initbin")
+	e.create(id, e.bundle(id, sh("exec sleep 1000")))
+	st := e.mustState(id)
+	exe, err := os.Readlink(fmt.Sprintf("/proc/%d/exe", st.Pid))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if filepath.Base(exe) != want {
+		t.Errorf("the created container's init runs %q, want %s", exe, want)
+	}
+	if exe == runtimePath || exe == filepath.Join(filepath.Dir(runtimePath), "gocker-init") {
+		t.Errorf("the init runs the host file %s itself, not a sealed copy", exe)
+	}
+	e.ok(e.rt("delete", "--force", id))
 }

@@ -40,44 +40,81 @@ import (
 // benchmarks. Unset means overlay, then memfd.
 const envSelfExe = "_GOCKER_SELFEXE"
 
+// The program executed is gocker-init from gocker's own directory, a
+// smaller build of the init alone (cmd/gocker-init), or else gocker
+// itself, whose `init` verb is the same code. _GOCKER_INIT=self forces
+// the latter, for measurements.
+const (
+	initBinaryName = "gocker-init"
+	envInitBinary  = "_GOCKER_INIT"
+)
+
+// initBinary is the path of the binary the init runs, and whether it is
+// the running gocker itself.
+func initBinary() (path string, self bool, err error) {
+	exe, err := os.Readlink("/proc/self/exe")
+	if err != nil {
+		return "", false, err
+	}
+	// A replaced or deleted binary reads "... (deleted)"; its path would now
+	// name another file, and the init must be this very program.
+	if strings.HasSuffix(exe, " (deleted)") {
+		return "", false, errors.New("the running binary was deleted")
+	}
+	if os.Getenv(envInitBinary) != "self" {
+		p := filepath.Join(filepath.Dir(exe), initBinaryName)
+		if fi, err := os.Stat(p); err == nil && fi.Mode().IsRegular() && fi.Mode()&0o111 != 0 {
+			return p, false, nil
+		}
+	}
+	return exe, true, nil
+}
+
+// runningPath is what the checks below stat for the binary at path: the
+// running program itself when that is it.
+func runningPath(path string, self bool) string {
+	if self {
+		return "/proc/self/exe"
+	}
+	return path
+}
+
 // sealedSelf returns an O_PATH (overlay, robind) or memfd handle on the
 // running gocker binary through which it cannot be modified. scratch must
 // be an existing directory gocker owns; overlay needs a second lower layer
 // and the binary's directory, being the top layer, hides whatever it holds.
 func sealedSelf(scratch string) (*os.File, error) {
+	path, self, err := initBinary()
+	if err != nil {
+		return nil, err
+	}
+	src := runningPath(path, self)
 	switch m := os.Getenv(envSelfExe); m {
 	case "overlay":
-		return sealOverlay(scratch)
+		return sealOverlay(scratch, path, src)
 	case "memfd":
-		return sealMemfd()
+		return sealMemfd(src)
 	case "robind":
-		return sealRoBind()
+		return sealRoBind(src)
 	case "":
 	default:
 		return nil, fmt.Errorf("%s=%q: want overlay, memfd or robind", envSelfExe, m)
 	}
-	f, err := sealOverlay(scratch)
+	f, err := sealOverlay(scratch, path, src)
 	if err == nil {
 		return f, nil
 	}
 	logrus.Debugf("protect gocker binary: overlay: %v; falling back to a sealed memfd copy", err)
-	return sealMemfd()
+	return sealMemfd(src)
 }
 
-// sealOverlay opens the binary through a private read-only overlayfs.
-func sealOverlay(scratch string) (*os.File, error) {
+// sealOverlay opens the binary at path through a private read-only
+// overlayfs; src is where sameBinary finds the original.
+func sealOverlay(scratch, path, src string) (*os.File, error) {
 	if scratch == "" {
 		return nil, errors.New("no scratch directory for the second lower layer")
 	}
-	self, err := os.Readlink("/proc/self/exe")
-	if err != nil {
-		return nil, err
-	}
-	// A replaced or deleted binary reads "... (deleted)"; its path would now
-	// name another file, and the init must be this very program.
-	if strings.HasSuffix(self, " (deleted)") {
-		return nil, errors.New("the running binary was deleted")
-	}
+	self := path
 	ctx, err := unix.Fsopen("overlay", unix.FSOPEN_CLOEXEC)
 	if err != nil {
 		return nil, fmt.Errorf("fsopen overlay: %w", err)
@@ -105,7 +142,7 @@ func sealOverlay(scratch string) (*os.File, error) {
 		return nil, fmt.Errorf("open %s in overlay: %w", filepath.Base(self), err)
 	}
 	f := os.NewFile(uintptr(fd), "gocker-overlay")
-	if err := sameBinary(f); err != nil {
+	if err := sameBinary(f, src); err != nil {
 		f.Close()
 		return nil, err
 	}
@@ -118,11 +155,12 @@ func escapeLowerdir(p string) string {
 }
 
 // sameBinary checks that f (through overlayfs, which has its own device
-// and inode numbers) still shows the attributes of the running binary, so
-// that a binary replaced on disk since we started is not what the init runs.
-func sameBinary(f *os.File) error {
+// and inode numbers) still shows the attributes of the binary at src (the
+// running one, or gocker-init as found), so that a binary replaced on disk
+// meanwhile is not what the init runs.
+func sameBinary(f *os.File, src string) error {
 	var a, b unix.Stat_t
-	if err := unix.Stat("/proc/self/exe", &a); err != nil {
+	if err := unix.Stat(src, &a); err != nil {
 		return err
 	}
 	if err := unix.Fstat(int(f.Fd()), &b); err != nil {
@@ -134,10 +172,10 @@ func sameBinary(f *os.File) error {
 	return nil
 }
 
-// sealMemfd copies the running binary into a memfd and seals it against
+// sealMemfd copies the binary at path into a memfd and seals it against
 // any change (memfd_create(2), "File sealing").
-func sealMemfd() (*os.File, error) {
-	src, err := os.Open("/proc/self/exe")
+func sealMemfd(path string) (*os.File, error) {
+	src, err := os.Open(path)
 	if err != nil {
 		return nil, err
 	}
@@ -165,8 +203,8 @@ func sealMemfd() (*os.File, error) {
 }
 
 // sealRoBind opens the binary on a detached read-only bind mount of it.
-func sealRoBind() (*os.File, error) {
-	fd, err := unix.OpenTree(unix.AT_FDCWD, "/proc/self/exe", unix.OPEN_TREE_CLONE|unix.OPEN_TREE_CLOEXEC)
+func sealRoBind(path string) (*os.File, error) {
+	fd, err := unix.OpenTree(unix.AT_FDCWD, path, unix.OPEN_TREE_CLONE|unix.OPEN_TREE_CLOEXEC)
 	if err != nil {
 		return nil, fmt.Errorf("open_tree: %w", err)
 	}

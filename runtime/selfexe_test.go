@@ -16,9 +16,14 @@ var sealMethods = []struct {
 	name string
 	seal func(scratch string) (*os.File, error)
 }{
-	{"overlay", sealOverlay},
-	{"memfd", func(string) (*os.File, error) { return sealMemfd() }},
-	{"robind", func(string) (*os.File, error) { return sealRoBind() }},
+	{"overlay", func(scratch string) (*os.File, error) { return sealOverlay(scratch, selfPath(), "/proc/self/exe") }},
+	{"memfd", func(string) (*os.File, error) { return sealMemfd("/proc/self/exe") }},
+	{"robind", func(string) (*os.File, error) { return sealRoBind("/proc/self/exe") }},
+}
+
+func selfPath() string {
+	p, _ := os.Readlink("/proc/self/exe")
+	return p
 }
 
 func needRoot(t testing.TB) {
@@ -94,7 +99,7 @@ func TestSealOverlayScratchCannotShadow(t *testing.T) {
 	if err := os.WriteFile(scratch+"/"+base, []byte("#!/bin/evil\n"), 0o755); err != nil {
 		t.Fatal(err)
 	}
-	f, err := sealOverlay(scratch)
+	f, err := sealOverlay(scratch, self, "/proc/self/exe")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -157,6 +157,7 @@ func spawn(a *spawnArgs) (*exec.Cmd, error) {
 		proto.EnvSyncFD + "=" + strconv.Itoa(syncFd),
 		proto.EnvFifoFD + "=" + strconv.Itoa(fifoFd),
 		proto.EnvLogLvl + "=" + a.logLevel,
+		proto.EnvBuild + "=" + proto.Build,
 	}
 	listener, err := dialSeccompListener(a.spec)
 	if err != nil {

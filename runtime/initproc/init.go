@@ -77,10 +77,19 @@ func fds() (*proto.Conn, int, error) {
 	}
 	os.Unsetenv(proto.EnvSyncFD)
 	os.Unsetenv(proto.EnvFifoFD)
+	parentBuild = os.Getenv(proto.EnvBuild)
+	os.Unsetenv(proto.EnvBuild)
 	return proto.NewConn(os.NewFile(uintptr(syncFd), "sync")), fifoFd, nil
 }
 
+// parentBuild is the build of the gocker that started us.
+var parentBuild string
+
 func run(conn *proto.Conn, fifoFd int) error {
+	// Before reading anything: another build may speak another protocol.
+	if err := proto.CheckBuild(parentBuild); err != nil {
+		return err
+	}
 	// The fd, if any, is the rootfs opened by the parent in our mount
 	// namespace, for a rootfs whose path we may not be able to walk
 	// (runtime/rootless.go, openRootfsIn).

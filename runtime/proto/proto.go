@@ -43,7 +43,23 @@ const (
 	// EnvSeccompFD: a socket the parent connected to
 	// linux.seccomp.listenerPath; the child sends the notify fd on it.
 	EnvSeccompFD = "_GOCKER_SECCOMPFD"
+	// EnvBuild is the parent's Build, which the init checks against its
+	// own: gocker and gocker-init speak this protocol only with a binary
+	// of the same build.
+	EnvBuild = "_GOCKER_BUILD"
 )
+
+// Build identifies a build of gocker and gocker-init (the Makefile sets
+// it with -X); "" in test binaries, which skip the check.
+var Build string
+
+// CheckBuild compares the parent's build, from the environment, with ours.
+func CheckBuild(parent string) error {
+	if parent != "" && Build != "" && parent != Build {
+		return fmt.Errorf("gocker-init is build %q but gocker is %q: install both from the same build", Build, parent)
+	}
+	return nil
+}
 
 // Bootstrap is everything the init needs, sent once after the parent has
 // placed the child in its cgroup.
