@@ -18,16 +18,19 @@ type initCgroupJoin struct {
 	unified *os.File
 	tasks   []*os.File
 	parent  bool
+	// paths are the cgroup's directories, taken before they are made.
+	paths map[string]string
 }
 
 // beginCgroup starts making the container's cgroup; finish waits for it
 // and opens the tasks files.
 func (cr *creation) beginCgroup() (j *initCgroupJoin, finish func() error, err error) {
+	paths := cr.cg.Paths()
 	unified, done, err := cr.cg.BeginCreate()
 	if err != nil {
 		return nil, nil, cr.cgroupError(err)
 	}
-	j = &initCgroupJoin{unified: unified}
+	j = &initCgroupJoin{unified: unified, paths: paths}
 	finish = func() error {
 		if err := done(); err != nil {
 			return cr.cgroupError(err)

@@ -201,84 +201,161 @@ func (cr *creation) run(raw []byte, plan *nsPlan, wait func() error) (*Init, err
 		stdio: [3]*os.File{os.Stdin, os.Stdout, os.Stderr}, logLevel: logrus.GetLevel().String(),
 		scratch: st.Dir(c.ID), cgroup: join.unified,
 	}
-	cr.cmd, err = spawn(args)
-	if err != nil && args.cgroup != nil {
-		// clone3 or CLONE_INTO_CGROUP unavailable (kernel < 5.7): fork,
-		// then move the child with cgroup.procs.
-		logrus.Debugf("create: CLONE_INTO_CGROUP failed (%v), joining the cgroup after fork", err)
-		args.cgroup = nil
-		cr.cmd, err = spawn(args)
-	}
+	spawnErr := cr.spawnInit(args, join)
 	childSync.Close()
-	cgErr := finish() // before any return: cleanup must not race the mkdirs
-	if wait != nil {
-		// A config that fails validation is reported as such, even if
-		// the clone failed on it too (say, a bad uid mapping).
-		if werr := wait(); werr != nil {
-			return nil, werr
+	// The early path sends the bootstrap while the v1 cgroup directories
+	// are still being made, and the init's way into them after it: the
+	// init decodes the bootstrap meanwhile.
+	later := wait != nil && spawnErr == nil
+	var cgErr error
+	if !later {
+		cgErr = finish() // before any return: cleanup must not race the mkdirs
+	}
+	if err := cr.afterSpawn(wait, spawnErr, cgErr); err != nil {
+		if later {
+			finish()
 		}
+		return nil, err
 	}
-	if join.unified != nil && args.cgroup == nil {
-		join.parent = true // not cloned into the unified hierarchy
+	if later {
+		if err := cr.sendBootstrap(plan, join, true); err != nil {
+			finish()
+			return nil, err
+		}
+		if err := cr.sendCgroup(plan, join, finish); err != nil {
+			return nil, err
+		}
+		return cr.converse(sock)
 	}
-	if err != nil {
-		return nil, fmt.Errorf("start container init: %w", err)
-	}
-	if cgErr != nil {
-		return nil, cgErr
-	}
-	pid := cr.cmd.Process.Pid
-	start, _, err := procStat(pid)
-	if err != nil {
-		return nil, fmt.Errorf("read init start time: %w", err)
-	}
-	c.State.InitPid, c.State.InitStart = pid, start
 	c.State.CgroupShared = !cr.cg.Created()
 	// A cgroup namespace must be unshared inside the cgroup, so then the
 	// move comes first.
 	if join.parent && plan.cgroupNS {
-		if err := cr.joinCgroup(pid); err != nil {
+		if err := cr.joinCgroup(c.State.InitPid); err != nil {
 			return nil, fmt.Errorf("join cgroup: %w", err)
 		}
 	}
-	absMountSources(c.Spec, c.State.Bundle)
-	b := &proto.Bootstrap{
-		ID: c.ID, Bundle: c.State.Bundle, Rootfs: c.State.Rootfs, Spec: specForInit(c.Spec, cr.filter),
-		Seccomp: cr.filter.Wire(),
-		NoPivot: cr.co.NoPivot, NoNewKeyring: cr.co.NoNewKeyring, CgroupPaths: cr.cgroupPaths(),
-		CgroupNS: plan.cgroupNS, TimeNS: plan.timeNS, PreserveFDs: cr.co.ListenFDs + cr.co.PreserveFDs, ListenFDs: cr.co.ListenFDs,
-		// createContainer hooks count too: they must run with the init
-		// already in its cgroup, which the round trip guarantees.
-		RuntimeHooks: len(hooks.List(c.Spec.Hooks, hooks.Prestart))+len(hooks.List(c.Spec.Hooks, hooks.CreateRuntime))+
-			len(hooks.List(c.Spec.Hooks, hooks.CreateContainer)) > 0,
-		State:    *c.specState(specs.StateCreating),
-		InCgroup: !join.parent,
-	}
-	rootDir, err := openRootfsIn(pid, plan, c.State.Rootfs)
-	if err != nil {
+	if err := cr.sendBootstrap(plan, join, false); err != nil {
 		return nil, err
-	}
-	var fds []int
-	if rootDir != nil {
-		defer rootDir.Close()
-		b.RootFD, fds = true, append(fds, int(rootDir.Fd()))
-	}
-	if !join.parent {
-		b.CgroupTasks, fds = len(join.tasks), append(fds, join.tasksFds()...)
-	}
-	if err := conn.SendFds(&proto.Msg{Type: proto.TypeBootstrap, Bootstrap: b}, fds...); err != nil {
-		return nil, cr.initError(err)
 	}
 	// Without a cgroup namespace the init sets up its rootfs while we
 	// move it: on cgroup v1 a cgroup.procs write waits for an RCU grace
 	// period, often 5-10 ms. It asks for its hooks only after we are done
 	// here.
 	if join.parent && !plan.cgroupNS {
-		if err := cr.joinCgroup(pid); err != nil {
+		if err := cr.joinCgroup(c.State.InitPid); err != nil {
 			return nil, fmt.Errorf("join cgroup: %w", err)
 		}
 	}
 	return cr.converse(sock)
+}
+
+// spawnInit clones the init, into the unified cgroup when join has one.
+func (cr *creation) spawnInit(args *spawnArgs, join *initCgroupJoin) error {
+	var err error
+	cr.cmd, err = spawn(args)
+	if err != nil && args.cgroup != nil {
+		// clone3 or CLONE_INTO_CGROUP unavailable (kernel < 5.7): fork,
+		// then move the child with cgroup.procs.
+		logrus.Debugf("create: CLONE_INTO_CGROUP failed (%v), joining the cgroup after fork", err)
+		args.cgroup = nil
+		join.parent = true // not cloned into the unified hierarchy
+		cr.cmd, err = spawn(args)
+	}
+	return err
+}
+
+// afterSpawn reports the first failure of the clone, of the whole spec
+// (wait, on the early path) and of the cgroup, and records the init.
+func (cr *creation) afterSpawn(wait func() error, spawnErr, cgErr error) error {
+	if wait != nil {
+		// A config that fails validation is reported as such, even if
+		// the clone failed on it too (say, a bad uid mapping).
+		if err := wait(); err != nil {
+			return err
+		}
+	}
+	if spawnErr != nil {
+		return fmt.Errorf("start container init: %w", spawnErr)
+	}
+	if cgErr != nil {
+		return cgErr
+	}
+	pid := cr.cmd.Process.Pid
+	start, _, err := procStat(pid)
+	if err != nil {
+		return fmt.Errorf("read init start time: %w", err)
+	}
+	cr.c.State.InitPid, cr.c.State.InitStart = pid, start
+	return nil
+}
+
+// sendBootstrap sends the init its bootstrap: with the rootfs handle and,
+// unless later, the tasks files of its v1 cgroups.
+func (cr *creation) sendBootstrap(plan *nsPlan, join *initCgroupJoin, later bool) error {
+	c := cr.c
+	absMountSources(c.Spec, c.State.Bundle)
+	b := &proto.Bootstrap{
+		ID: c.ID, Bundle: c.State.Bundle, Rootfs: c.State.Rootfs, Spec: specForInit(c.Spec, cr.filter),
+		Seccomp: cr.filter.Wire(),
+		NoPivot: cr.co.NoPivot, NoNewKeyring: cr.co.NoNewKeyring,
+		CgroupNS: plan.cgroupNS, TimeNS: plan.timeNS, PreserveFDs: cr.co.ListenFDs + cr.co.PreserveFDs, ListenFDs: cr.co.ListenFDs,
+		// createContainer hooks count too: they must run with the init
+		// already in its cgroup, which the round trip guarantees.
+		RuntimeHooks: len(hooks.List(c.Spec.Hooks, hooks.Prestart))+len(hooks.List(c.Spec.Hooks, hooks.CreateRuntime))+
+			len(hooks.List(c.Spec.Hooks, hooks.CreateContainer)) > 0,
+		State: *c.specState(specs.StateCreating),
+		// Later, the init waits for the cgroup message, sent once it is
+		// in its cgroup or knows how to get there.
+		InCgroup: !join.parent || later, CgroupLater: later,
+	}
+	if later {
+		b.CgroupPaths = join.paths // Created() is not known yet
+	} else {
+		b.CgroupPaths = cr.cgroupPaths()
+	}
+	rootDir, err := openRootfsIn(c.State.InitPid, plan, c.State.Rootfs)
+	if err != nil {
+		return err
+	}
+	var fds []int
+	if rootDir != nil {
+		defer rootDir.Close()
+		b.RootFD, fds = true, append(fds, int(rootDir.Fd()))
+	}
+	if !later && !join.parent {
+		b.CgroupTasks, fds = len(join.tasks), append(fds, join.tasksFds()...)
+	}
+	if err := cr.conn.SendFds(&proto.Msg{Type: proto.TypeBootstrap, Bootstrap: b}, fds...); err != nil {
+		return cr.initError(err)
+	}
+	return nil
+}
+
+// sendCgroup finishes the cgroup after an early bootstrap and sends the
+// init the tasks files of its v1 cgroups (Index: how many), or none after
+// moving it ourselves.
+func (cr *creation) sendCgroup(plan *nsPlan, join *initCgroupJoin, finish func() error) error {
+	if err := finish(); err != nil {
+		return err
+	}
+	// Only now: Create's goroutine reads the resources.
+	if err := cr.cg.UseResources(resourcesOf(cr.c.Spec)); err != nil {
+		return err
+	}
+	cr.c.State.CgroupShared = !cr.cg.Created()
+	var fds []int
+	if join.parent {
+		if err := cr.joinCgroup(cr.c.State.InitPid); err != nil {
+			return fmt.Errorf("join cgroup: %w", err)
+		}
+	} else {
+		fds = join.tasksFds()
+	}
+	if err := cr.conn.SendFds(&proto.Msg{Type: proto.TypeCgroup, Index: len(fds)}, fds...); err != nil {
+		return cr.initError(err)
+	}
+	return nil
 }
 
 // converse serves the init's requests until it says it is ready.

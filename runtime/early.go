@@ -83,11 +83,10 @@ func createEarly(o Options, co CreateOpts, raw []byte, early *specs.Spec) (*Cont
 	}
 	defer cr.cleanup()
 	cr.early = early
+	// The resources go to the manager once the cgroup is made
+	// (sendCgroup): making it reads them.
 	return cr.finish(raw, plan, func() error {
 		if err := <-full; err != nil {
-			return err
-		}
-		if err := cg.UseResources(resourcesOf(s)); err != nil {
 			return err
 		}
 		return cr.useSpec(s, v)

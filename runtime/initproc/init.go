@@ -102,6 +102,16 @@ func run(conn *proto.Conn, fifoFd int) error {
 	if b.RootFD && len(fds) > 0 {
 		rootFD, fds = fds[0], fds[1:]
 	}
+	if b.CgroupLater {
+		if err := closeAll(fds); err != nil {
+			return err
+		}
+		m, tasks, err := conn.ExpectFds(proto.TypeCgroup)
+		if err != nil {
+			return err
+		}
+		fds, b.CgroupTasks = tasks, m.Index
+	}
 	// First of all: cgroup and time namespaces are unshared inside it.
 	if err := joinCgroup(fds, b.CgroupTasks); err != nil {
 		return err
@@ -215,6 +225,17 @@ func joinCgroup(fds []int, n int) error {
 		err = fmt.Errorf("join cgroup: got %d tasks files, want %d", len(fds), n)
 	}
 	return err
+}
+
+// closeAll closes fds a message should not have carried.
+func closeAll(fds []int) error {
+	for _, fd := range fds {
+		unix.Close(fd)
+	}
+	if len(fds) > 0 {
+		return fmt.Errorf("sync: %d unexpected fds with the bootstrap", len(fds))
+	}
+	return nil
 }
 
 // readyAck tells the parent we are set up and waits for its answer.

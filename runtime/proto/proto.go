@@ -33,6 +33,9 @@ const (
 	// TypeIDMapFd: parent -> child, carries that mount's fd, or Msg with
 	// the reason there is none.
 	TypeIDMapFd = "idmap-fd"
+	// TypeCgroup: parent -> child after a bootstrap with CgroupLater: the
+	// v1 tasks files to write (Index of them), or none.
+	TypeCgroup = "cgroup"
 )
 
 // Env names for the child. The fd numbers move with --preserve-fds.
@@ -106,6 +109,10 @@ type Bootstrap struct {
 	// was cloned into the unified one); otherwise the parent moves it and
 	// says so by answering the init's hooks request.
 	InCgroup bool `json:"inCgroup,omitempty"`
+	// CgroupLater: the tasks files come in a TypeCgroup message after
+	// this one, once the parent has made the cgroup; the init waits for
+	// it before anything that needs the cgroup.
+	CgroupLater bool `json:"cgroupLater,omitempty"`
 }
 
 // Msg is one datagram.
