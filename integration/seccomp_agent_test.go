@@ -116,11 +116,23 @@ func (a *seccompAgent) state(timeout time.Duration) specs.ContainerProcessState 
 	return specs.ContainerProcessState{}
 }
 
-// next waits for one notification.
+// next waits for one notification. A notification can vanish between
+// poll and receive: ENOENT, "the target's (blocked) system call was
+// interrupted by a signal handler" (seccomp_unotify(2)); the Go runtime of
+// the init signals its threads. The syscall restarts and notifies again.
 func (a *seccompAgent) next(timeout time.Duration) (seccompNotif, error) {
+	deadline := time.Now().Add(timeout)
+	for {
+		n, err := a.recv(deadline, timeout)
+		if !errors.Is(err, unix.ENOENT) {
+			return n, err
+		}
+	}
+}
+
+func (a *seccompAgent) recv(deadline time.Time, timeout time.Duration) (seccompNotif, error) {
 	var n seccompNotif
 	pfd := []unix.PollFd{{Fd: int32(a.fd), Events: unix.POLLIN}}
-	deadline := time.Now().Add(timeout)
 	for {
 		left := time.Until(deadline)
 		if left <= 0 {
