@@ -207,8 +207,8 @@ func run(conn *proto.Conn, fifoFd int) error {
 
 // joinCgroup writes "0" into each v1 tasks file the parent sent, which
 // moves this thread, the one that will execve, into the container's
-// cgroup (runtime/cgroups.InitJoin says why not cgroup.procs), and closes
-// them: no host fd may stay open.
+// cgroup (runtime/cgroups: BeginCreate and OpenTasks say why not
+// cgroup.procs), and closes them: no host fd may stay open.
 func joinCgroup(fds []int, n int) error {
 	var err error
 	for i, fd := range fds {
