@@ -60,11 +60,14 @@ type creation struct {
 	// early is the part of config.json the init was cloned with before
 	// the whole was decoded (early.go); nil otherwise.
 	early *specs.Spec
-	lock  *state.Lock
-	cg    *cgroups.Manager
-	cmd   *exec.Cmd
-	conn  *proto.Conn
-	done  bool
+	// seccomp, on the early path, is the raw linux.seccomp, decoded and
+	// compiled while the init sets up its rootfs (early.go).
+	seccomp *deferredSeccomp
+	lock    *state.Lock
+	cg      *cgroups.Manager
+	cmd     *exec.Cmd
+	conn    *proto.Conn
+	done    bool
 	// filter is linux.seccomp compiled by preflight; the init gets the
 	// program, not the profile.
 	filter *seccomp.Filter
@@ -222,6 +225,7 @@ func (cr *creation) run(raw []byte, plan *nsPlan, wait func() error) (*Init, err
 			finish()
 			return nil, err
 		}
+		cr.seccomp.start()
 		if err := cr.sendCgroup(plan, join, finish); err != nil {
 			return nil, err
 		}
@@ -308,6 +312,7 @@ func (cr *creation) sendBootstrap(plan *nsPlan, join *initCgroupJoin, later bool
 		// Later, the init waits for the cgroup message, sent once it is
 		// in its cgroup or knows how to get there.
 		InCgroup: !join.parent || later, CgroupLater: later,
+		SeccompLater: cr.seccomp != nil,
 	}
 	if later {
 		b.CgroupPaths = join.paths // Created() is not known yet
@@ -424,7 +429,14 @@ func (cr *creation) converse(sock *os.File) (*Init, error) {
 					return nil, err
 				}
 			}
-			if err := cr.conn.Send(&proto.Msg{Type: proto.TypeAck}, -1); err != nil {
+			ack := &proto.Msg{Type: proto.TypeAck}
+			if cr.seccomp != nil {
+				if err := cr.takeSeccomp(); err != nil {
+					return nil, err
+				}
+				ack.Seccomp = cr.filter.Wire()
+			}
+			if err := cr.conn.Send(ack, -1); err != nil {
 				return nil, cr.initError(err)
 			}
 			cr.conn.Close()

@@ -2,10 +2,12 @@ package runtime
 
 import (
 	"encoding/json"
+	"errors"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 
 	"github.com/gocker/gocker/runtime/cgroups"
+	"github.com/gocker/gocker/runtime/seccomp"
 	gspec "github.com/gocker/gocker/spec"
 )
 
@@ -69,9 +71,10 @@ func createEarly(o Options, co CreateOpts, raw []byte, early *specs.Spec) (*Cont
 	full := make(chan error, 1)
 	var s *specs.Spec
 	var v *checked
+	var rawSeccomp []byte
 	go func() {
 		var err error
-		if s, err = gspec.LoadData(co.Bundle, raw); err == nil {
+		if s, rawSeccomp, err = gspec.LoadDataDeferSeccomp(co.Bundle, raw); err == nil {
 			v, err = check(co, s)
 		}
 		full <- err
@@ -89,8 +92,56 @@ func createEarly(o Options, co CreateOpts, raw []byte, early *specs.Spec) (*Cont
 		if err := <-full; err != nil {
 			return err
 		}
+		if rawSeccomp != nil {
+			cr.seccomp = &deferredSeccomp{bundle: co.Bundle, config: raw, raw: rawSeccomp}
+		}
 		return cr.useSpec(s, v)
 	})
+}
+
+// deferredSeccomp decodes and compiles linux.seccomp in the background:
+// a Docker profile is 20 KB of JSON and about 0.5 ms of CPU to decode and
+// compile, which on the early path runs while the init sets up its rootfs
+// and the parent has nothing else to do, instead of while the two
+// processes start and compete for the CPUs. The init gets the program
+// with the ack (proto.Bootstrap.SeccompLater) and installs it last, as
+// always.
+type deferredSeccomp struct {
+	bundle      string
+	config, raw []byte
+	done        chan struct{}
+	profile     *specs.LinuxSeccomp
+	filter      *seccomp.Filter
+	err         error
+}
+
+// start begins the work; a nil d has none.
+func (d *deferredSeccomp) start() {
+	if d == nil {
+		return
+	}
+	d.done = make(chan struct{})
+	go func() {
+		defer close(d.done)
+		if d.profile, d.err = gspec.DecodeSeccomp(d.bundle, d.config, d.raw); d.err == nil {
+			d.filter, d.err = seccomp.Compile(d.profile)
+		}
+	}()
+}
+
+// takeSeccomp waits for the deferred profile and gives it to the
+// container: its spec (for later verbs' hooks and exec), the program.
+func (cr *creation) takeSeccomp() error {
+	d := cr.seccomp
+	if d.done == nil {
+		return errors.New("seccomp: the deferred profile was never decoded")
+	}
+	<-d.done
+	if d.err != nil {
+		return d.err
+	}
+	cr.c.Spec.Linux.Seccomp, cr.filter = d.profile, d.filter
+	return nil
 }
 
 // createChecked is Create's sequential path from the raw config.

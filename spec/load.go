@@ -73,14 +73,76 @@ func parse(data []byte, name, bundle string) (*specs.Spec, error) {
 	if err := json.Unmarshal(data, &s); err != nil {
 		return nil, decodeError(data, name, err)
 	}
-	normalize(&s)
-	if err := Validate(&s, bundle); err != nil {
-		return nil, locate(data, name, err)
+	return &s, check(&s, data, name, bundle)
+}
+
+// check is what parse does after decoding.
+func check(s *specs.Spec, data []byte, name, bundle string) error {
+	normalize(s)
+	if err := Validate(s, bundle); err != nil {
+		return locate(data, name, err)
 	}
-	if err := checkRawDevices(data, &s); err != nil {
-		return nil, locate(data, name, err)
+	if err := checkRawDevices(data, s); err != nil {
+		return locate(data, name, err)
 	}
-	return &s, nil
+	return nil
+}
+
+// Shadows of Spec and Linux whose linux.seccomp stays raw: a field of the
+// outer struct wins over the embedded one of the same JSON name
+// (encoding/json's rules for embedded fields).
+type deferSeccompSpec struct {
+	specs.Spec
+	Linux *deferSeccompLinux `json:"linux,omitempty"`
+}
+
+type deferSeccompLinux struct {
+	specs.Linux
+	Seccomp json.RawMessage `json:"seccomp,omitempty"`
+}
+
+// LoadDataDeferSeccomp is LoadData except that linux.seccomp is returned
+// undecoded (nil when absent or null) and left nil in the spec: a seccomp
+// profile is most of a Docker config.json, and create decodes it while
+// the container's init sets up its rootfs (runtime/early.go). Decode it
+// with DecodeSeccomp.
+func LoadDataDeferSeccomp(bundle string, data []byte) (*specs.Spec, []byte, error) {
+	abs, err := filepath.Abs(bundle)
+	if err != nil {
+		return nil, nil, fmt.Errorf("bundle %q: %w", bundle, err)
+	}
+	name := filepath.Join(bundle, ConfigFile)
+	if len(bytes.TrimSpace(data)) == 0 {
+		return nil, nil, fmt.Errorf("%s: file is empty", name)
+	}
+	var d deferSeccompSpec
+	if err := json.Unmarshal(data, &d); err != nil {
+		return nil, nil, decodeError(data, name, err)
+	}
+	s := d.Spec
+	var raw []byte
+	if d.Linux != nil {
+		l := d.Linux.Linux
+		s.Linux = &l
+		if r := bytes.TrimSpace(d.Linux.Seccomp); len(r) > 0 && !bytes.Equal(r, []byte("null")) {
+			raw = d.Linux.Seccomp
+		}
+	}
+	return &s, raw, check(&s, data, name, abs)
+}
+
+// DecodeSeccomp decodes the raw linux.seccomp of data (the whole
+// config.json, for the position of an error in it).
+func DecodeSeccomp(bundle string, data, raw []byte) (*specs.LinuxSeccomp, error) {
+	var sc specs.LinuxSeccomp
+	if err := json.Unmarshal(raw, &sc); err != nil {
+		// Decode the whole document for the error's line:column.
+		if _, ferr := LoadData(bundle, data); ferr != nil {
+			return nil, ferr
+		}
+		return nil, fmt.Errorf("linux.seccomp: %w", err)
+	}
+	return &sc, nil
 }
 
 // normalize rewrites legacy forms that runc accepts into their modern

@@ -39,7 +39,7 @@ func runExec(conn *proto.Conn, b *proto.Bootstrap) error {
 		return err
 	}
 	// The ack says the parent wrote --pid-file; without it we must not run.
-	if err := readyAck(conn); err != nil {
+	if _, err := readyAck(conn); err != nil {
 		return err
 	}
 	return p.exec()

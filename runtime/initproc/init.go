@@ -191,8 +191,14 @@ func run(conn *proto.Conn, fifoFd int) error {
 	}
 	// The ack tells us the parent saved our pid. EOF here means the parent
 	// died before that: nobody could ever start or delete us, so exit.
-	if err := readyAck(conn); err != nil {
+	ack, err := readyAck(conn)
+	if err != nil {
 		return err
+	}
+	if b.SeccompLater {
+		if p.filter, err = ack.Seccomp.Filter(); err != nil {
+			return err
+		}
 	}
 	conn.Close()
 	if err := waitForStart(fifoFd); err != nil {
@@ -239,12 +245,12 @@ func closeAll(fds []int) error {
 }
 
 // readyAck tells the parent we are set up and waits for its answer.
-func readyAck(conn *proto.Conn) error {
+func readyAck(conn *proto.Conn) (*proto.Msg, error) {
 	if err := conn.Send(&proto.Msg{Type: proto.TypeReady}, -1); err != nil {
-		return err
+		return nil, err
 	}
-	_, _, err := conn.Expect(proto.TypeAck)
-	return err
+	m, _, err := conn.Expect(proto.TypeAck)
+	return m, err
 }
 
 func hasNewMountNS(s *specs.Spec) bool {

@@ -113,6 +113,9 @@ type Bootstrap struct {
 	// this one, once the parent has made the cgroup; the init waits for
 	// it before anything that needs the cgroup.
 	CgroupLater bool `json:"cgroupLater,omitempty"`
+	// SeccompLater: linux.seccomp is compiled while the init sets up its
+	// rootfs, and the program comes with the TypeAck message.
+	SeccompLater bool `json:"seccompLater,omitempty"`
 }
 
 // Msg is one datagram.
@@ -121,6 +124,8 @@ type Msg struct {
 	Msg       string     `json:"msg,omitempty"`
 	Bootstrap *Bootstrap `json:"bootstrap,omitempty"`
 	Index     int        `json:"index,omitempty"` // TypeIDMap: index in spec.mounts
+	// Seccomp: TypeAck after a bootstrap with SeccompLater.
+	Seccomp *seccomp.Wire `json:"seccomp,omitempty"`
 }
 
 // Conn is one end of the socketpair.
