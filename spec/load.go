@@ -63,17 +63,28 @@ func Parse(data []byte, name string) (*specs.Spec, error) {
 }
 
 func parse(data []byte, name, bundle string) (*specs.Spec, error) {
-	if len(bytes.TrimSpace(data)) == 0 {
-		return nil, fmt.Errorf("%s: file is empty", name)
-	}
 	var s specs.Spec
+	if err := decode(data, name, &s); err != nil {
+		return nil, err
+	}
+	if err := check(&s, data, name, bundle); err != nil {
+		return nil, err
+	}
+	return &s, nil
+}
+
+// decode decodes config.json data (named name in errors) into v.
+func decode(data []byte, name string, v any) error {
+	if len(bytes.TrimSpace(data)) == 0 {
+		return fmt.Errorf("%s: file is empty", name)
+	}
 	// Unknown fields are ignored on purpose: runc does, and bundles written
 	// for newer spec versions must keep working (runtime-spec config.md,
 	// "Extensibility": runtimes MUST ignore unknown properties).
-	if err := json.Unmarshal(data, &s); err != nil {
-		return nil, decodeError(data, name, err)
+	if err := json.Unmarshal(data, v); err != nil {
+		return decodeError(data, name, err)
 	}
-	return &s, check(&s, data, name, bundle)
+	return nil
 }
 
 // check is what parse does after decoding.
@@ -112,12 +123,9 @@ func LoadDataDeferSeccomp(bundle string, data []byte) (*specs.Spec, []byte, erro
 		return nil, nil, fmt.Errorf("bundle %q: %w", bundle, err)
 	}
 	name := filepath.Join(bundle, ConfigFile)
-	if len(bytes.TrimSpace(data)) == 0 {
-		return nil, nil, fmt.Errorf("%s: file is empty", name)
-	}
 	var d deferSeccompSpec
-	if err := json.Unmarshal(data, &d); err != nil {
-		return nil, nil, decodeError(data, name, err)
+	if err := decode(data, name, &d); err != nil {
+		return nil, nil, err
 	}
 	s := d.Spec
 	var raw []byte
@@ -128,7 +136,10 @@ func LoadDataDeferSeccomp(bundle string, data []byte) (*specs.Spec, []byte, erro
 			raw = d.Linux.Seccomp
 		}
 	}
-	return &s, raw, check(&s, data, name, abs)
+	if err := check(&s, data, name, abs); err != nil {
+		return nil, nil, err
+	}
+	return &s, raw, nil
 }
 
 // DecodeSeccomp decodes the raw linux.seccomp of data (the whole
