@@ -11,6 +11,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -263,3 +264,28 @@ func alive(pid int) bool {
 }
 
 func ptr[T any](v T) *T { return &v }
+
+// sleeperIn starts a sleeping shell in m's cgroup (Apply).
+func sleeperIn(t *testing.T, m *Manager) *proc {
+	t.Helper()
+	p := startShell(t, "exec sleep 1000")
+	if err := m.Apply(p.pid()); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+// allocatedIn starts the helper in m's cgroup (Apply) and waits until it
+// holds mb MiB of anonymous memory.
+func allocatedIn(t *testing.T, m *Manager, mb int) *proc {
+	t.Helper()
+	p := startHelper(t, "alloc="+strconv.Itoa(mb))
+	if err := m.Apply(p.pid()); err != nil {
+		t.Fatal(err)
+	}
+	p.release(t)
+	if line := p.readLine(t); line != "allocated" {
+		t.Fatalf("helper said %q", line)
+	}
+	return p
+}

@@ -12,10 +12,7 @@ func TestAddPid(t *testing.T) {
 	requireV1(t)
 	id := testID(t)
 	m := newManager(t, id, "", nil, Options{})
-	first := startShell(t, "exec sleep 1000")
-	if err := m.Apply(first.pid()); err != nil {
-		t.Fatal(err)
-	}
+	first := sleeperIn(t, m)
 	// A manager built later by another command, as exec does.
 	later, err := New(id, "", nil, Options{})
 	if err != nil {

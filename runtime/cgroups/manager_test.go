@@ -33,10 +33,7 @@ func TestApplyWritesLimits(t *testing.T) {
 	requireV1(t)
 	id := testID(t)
 	m := newManager(t, id, "", limitsSpec(), Options{})
-	sleep := startShell(t, "exec sleep 1000")
-	if err := m.Apply(sleep.pid()); err != nil {
-		t.Fatal(err)
-	}
+	sleep := sleeperIn(t, m)
 	if !m.Created() {
 		t.Error("Created() = false for a new cgroup")
 	}
@@ -100,10 +97,7 @@ func TestHugetlbLimit(t *testing.T) {
 func TestSetUpdates(t *testing.T) {
 	requireV1(t)
 	m := newManager(t, testID(t), "", limitsSpec(), Options{})
-	sleep := startShell(t, "exec sleep 1000")
-	if err := m.Apply(sleep.pid()); err != nil {
-		t.Fatal(err)
-	}
+	sleeperIn(t, m)
 	devsBefore := readFile(t, m, "devices", "devices.list")
 	err := m.Set(&specs.LinuxResources{
 		Memory: &specs.LinuxMemory{Limit: ptr[int64](32 * mib), Swap: ptr[int64](48 * mib)},
@@ -133,14 +127,7 @@ func TestSetMemoryBelowUsage(t *testing.T) {
 	requireV1(t)
 	res := &specs.LinuxResources{Memory: &specs.LinuxMemory{Limit: ptr[int64](256 * mib)}}
 	m := newManager(t, testID(t), "", res, Options{})
-	hog := startHelper(t, "alloc=32")
-	if err := m.Apply(hog.pid()); err != nil {
-		t.Fatal(err)
-	}
-	hog.release(t)
-	if line := hog.readLine(t); line != "allocated" {
-		t.Fatalf("helper said %q", line)
-	}
+	hog := allocatedIn(t, m, 32)
 	// Anonymous memory cannot be reclaimed without swap, so the kernel
 	// refuses the limit with EBUSY; with swap it may page out instead.
 	if swapTotal(t) > 0 {
@@ -169,10 +156,7 @@ func swapTotal(t *testing.T) int {
 func TestFreezeThaw(t *testing.T) {
 	requireV1(t)
 	m := newManager(t, testID(t), "", nil, Options{})
-	sleep := startShell(t, "exec sleep 1000")
-	if err := m.Apply(sleep.pid()); err != nil {
-		t.Fatal(err)
-	}
+	sleeperIn(t, m)
 	if frozen, err := m.Frozen(); err != nil || frozen {
 		t.Fatalf("Frozen() before Freeze = %v, %v", frozen, err)
 	}
@@ -233,10 +217,7 @@ func TestDestroyLeavesNothing(t *testing.T) {
 	requireV1(t)
 	id := testID(t)
 	m := newManager(t, id, "", limitsSpec(), Options{})
-	sleep := startShell(t, "exec sleep 1000")
-	if err := m.Apply(sleep.pid()); err != nil {
-		t.Fatal(err)
-	}
+	sleeperIn(t, m)
 	if !m.Exists() {
 		t.Fatal("Exists() = false after Apply")
 	}
@@ -379,10 +360,7 @@ func TestAbsolutePathOutsideParent(t *testing.T) {
 	if got, want := m.Paths()["pids"], "/sys/fs/cgroup/pids/"+id; got != want {
 		t.Fatalf("pids path = %q, want %q", got, want)
 	}
-	sleep := startShell(t, "exec sleep 1000")
-	if err := m.Apply(sleep.pid()); err != nil {
-		t.Fatal(err)
-	}
+	sleep := sleeperIn(t, m)
 	expectFile(t, m, "pids", "cgroup.procs", strconv.Itoa(sleep.pid()))
 	if err := m.KillAll(); err != nil {
 		t.Fatal(err)
@@ -440,15 +418,9 @@ func TestJoinSharedCgroup(t *testing.T) {
 	requireRoot(t)
 	id := testID(t)
 	owner := newManager(t, id, "", nil, Options{})
-	first := startShell(t, "exec sleep 1000")
-	if err := owner.Apply(first.pid()); err != nil {
-		t.Fatal(err)
-	}
+	first := sleeperIn(t, owner)
 	joiner := newManager(t, "other", Parent+"/"+id, nil, Options{})
-	second := startShell(t, "exec sleep 1000")
-	if err := joiner.Apply(second.pid()); err != nil {
-		t.Fatal(err)
-	}
+	second := sleeperIn(t, joiner)
 	if joiner.Created() {
 		t.Error("Created() = true for a cgroup that had a process already")
 	}
@@ -526,10 +498,7 @@ func TestV2Files(t *testing.T) {
 		t.Skip("needs the cgroup v2 unified hierarchy; this host is v1 (the v2 VM harness runs it)")
 	}
 	m := newManager(t, testID(t), "", limitsSpec(), Options{})
-	sleep := startShell(t, "exec sleep 1000")
-	if err := m.Apply(sleep.pid()); err != nil {
-		t.Fatal(err)
-	}
+	sleep := sleeperIn(t, m)
 	expectFile(t, m, "", "memory.max", strconv.Itoa(64*mib))
 	if _, err := os.Stat(filepath.Join(m.Paths()[""], "memory.swap.max")); err == nil {
 		expectFile(t, m, "", "memory.swap.max", "0") // memory+swap == memory: no swap

@@ -100,14 +100,7 @@ func TestV2SetMemoryBelowUsage(t *testing.T) {
 	requireV2(t)
 	res := &specs.LinuxResources{Memory: &specs.LinuxMemory{Limit: ptr[int64](256 * mib)}}
 	m := newManager(t, testID(t), "", res, Options{})
-	hog := startHelper(t, "alloc=32")
-	if err := m.Apply(hog.pid()); err != nil {
-		t.Fatal(err)
-	}
-	hog.release(t)
-	if line := hog.readLine(t); line != "allocated" {
-		t.Fatalf("helper said %q", line)
-	}
+	hog := allocatedIn(t, m, 32)
 	for _, c := range []struct {
 		mem   specs.LinuxMemory
 		field string
@@ -143,10 +136,7 @@ func TestV2NestedPathAndPrune(t *testing.T) {
 	id := testID(t)
 	res := &specs.LinuxResources{Memory: &specs.LinuxMemory{Limit: ptr[int64](32 * mib)}, Pids: &specs.LinuxPids{Limit: ptr[int64](10)}}
 	m := newManager(t, id, id+"/a/b", res, Options{})
-	sleep := startShell(t, "exec sleep 1000")
-	if err := m.Apply(sleep.pid()); err != nil {
-		t.Fatal(err)
-	}
+	sleeperIn(t, m)
 	leaf := m.Paths()[""]
 	if want := filepath.Join(fs2Root, Parent, id, "a", "b"); leaf != want {
 		t.Fatalf("path %s, want %s", leaf, want)
