@@ -4,11 +4,11 @@ BIN     := bin/gocker
 VERSION ?= 0.1.0-dev
 COMMIT  := $(shell git rev-parse --short HEAD 2>/dev/null || echo unknown)
 PREFIX  ?= /usr/local
-# The binary is static so that the container's init re-exec does not pay for
-# the dynamic loader, and so it works inside any rootfs (issue 2, performance).
+# Both binaries are static, so that no start pays for the dynamic loader
+# and the init works inside any rootfs (issue 2, performance).
 GOFLAGS_BUILD := -trimpath -tags 'netgo osusergo urfave_cli_no_docs'
 BUILDID := $(VERSION)-$(COMMIT)-$(shell git status --porcelain 2>/dev/null | (sha256sum 2>/dev/null || echo x) | cut -c1-8)
-LDFLAGS := -s -w -X main.version=$(VERSION) -X main.commit=$(COMMIT) -X github.com/gocker/gocker/runtime/proto.Build=$(BUILDID) -extldflags '-static'
+LDFLAGS := -s -w -X main.version=$(VERSION) -X main.commit=$(COMMIT) -X github.com/gocker/gocker/runtime/proto.Build=$(BUILDID)
 BUNDLE  := bundles/busybox
 # encoding/json on the v2 implementation (an experiment in Go 1.25 and
 # 1.26, the v1 API unchanged): decoding config.json cold, as every create
@@ -19,11 +19,13 @@ JSONV2  := GOEXPERIMENT=jsonv2
 
 .PHONY: build setup run test unit integration test-cgroupv2 bench conformance install clean
 
-# gocker-init is the container's init alone (cmd/gocker-init): gocker
-# runs it from its own directory, else itself as `gocker init`.
+# gocker-init is the container's init (cmd/gocker-init); gocker runs it
+# from its own directory. Only gocker-init needs cgo (the nsenter C
+# constructor); gocker is pure Go: no pthreads, no libc, a smaller binary
+# that starts 0.6 ms sooner (README, "Two binaries").
 build:
-	$(JSONV2) CGO_ENABLED=1 $(GO) build $(GOFLAGS_BUILD) -ldflags "$(LDFLAGS)" -o $(BIN) ./cmd/gocker
-	$(JSONV2) CGO_ENABLED=1 $(GO) build $(GOFLAGS_BUILD) -ldflags "$(LDFLAGS)" -o $(BIN)-init ./cmd/gocker-init
+	$(JSONV2) CGO_ENABLED=0 $(GO) build $(GOFLAGS_BUILD) -ldflags "$(LDFLAGS)" -o $(BIN) ./cmd/gocker
+	$(JSONV2) CGO_ENABLED=1 $(GO) build $(GOFLAGS_BUILD) -ldflags "$(LDFLAGS) -extldflags '-static'" -o $(BIN)-init ./cmd/gocker-init
 
 setup: $(BUNDLE)/rootfs/bin/busybox
 

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -272,14 +273,10 @@ func decodeJSON(t *testing.T, s string, v any) {
 }
 
 // TestInitBinary: gocker runs a container's init from gocker-init, the
-// init-only build beside it (cmd/gocker-init), else from itself; either
-// way through a sealed copy, never the file on disk (CVE-2019-5736).
+// init-only build beside it (cmd/gocker-init), through a sealed copy,
+// never the file on disk (CVE-2019-5736).
 func TestInitBinary(t *testing.T) {
 	gockerOnly(t, "gocker-init is gocker's own split of its binary")
-	want := "gocker"
-	if _, err := os.Stat(filepath.Join(filepath.Dir(runtimePath), "gocker-init")); err == nil {
-		want = "gocker-init"
-	}
 	e := newEnv(t)
 	id := e.id("initbin")
 	e.create(id, e.bundle(id, sh("exec sleep 1000")))
@@ -288,11 +285,46 @@ func TestInitBinary(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if filepath.Base(exe) != want {
-		t.Errorf("the created container's init runs %q, want %s", exe, want)
+	if filepath.Base(exe) != "gocker-init" {
+		t.Errorf("the created container's init runs %q, want gocker-init", exe)
 	}
 	if exe == runtimePath || exe == filepath.Join(filepath.Dir(runtimePath), "gocker-init") {
 		t.Errorf("the init runs the host file %s itself, not a sealed copy", exe)
 	}
 	e.ok(e.rt("delete", "--force", id))
+}
+
+// TestInitBinaryMissing: a gocker without gocker-init beside it cannot
+// start a container; create says what is missing and leaves nothing.
+func TestInitBinaryMissing(t *testing.T) {
+	gockerOnly(t, "gocker-init is gocker's own split of its binary")
+	e := newEnv(t)
+	id := e.id("noinit")
+	bundle := e.bundle(id, sh("exit 0"))
+	lone := filepath.Join(e.dir, "lone", "gocker")
+	copyFile(t, runtimePath, lone, 0o755)
+	out, err := exec.Command(lone, "--root", e.root, "create", "--bundle", bundle, id).CombinedOutput()
+	if err == nil {
+		e.rt("delete", "--force", id)
+		t.Fatalf("create without gocker-init succeeded: %s", out)
+	}
+	if !strings.Contains(string(out), "gocker-init not found beside "+lone) {
+		t.Errorf("create without gocker-init: want the missing binary named, got: %s", out)
+	}
+	e.assertNoTraces(id, e.cgroupName(id))
+}
+
+// copyFile copies src to dst (making dst's directory) with mode.
+func copyFile(t *testing.T, src, dst string, mode os.FileMode) {
+	t.Helper()
+	b, err := os.ReadFile(src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(dst, b, mode); err != nil {
+		t.Fatal(err)
+	}
 }

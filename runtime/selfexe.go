@@ -12,13 +12,13 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// The container's init is gocker re-executed. While it runs, and whenever a
-// container process gets the kernel to execute it again (a program whose
-// interpreter is "#!/proc/self/exe"), /proc/PID/exe inside the container
-// names the binary. If that is the host's gocker file, a container process
-// can keep an O_PATH handle on it and reopen it for writing once it is no
-// longer being executed: the next gocker run on the host is then the
-// attacker's program (CVE-2019-5736). So the init is never executed from the
+// The container's init is gocker-init, executed from the host. While it
+// runs, and whenever a container process gets the kernel to execute it
+// again (a program whose interpreter is "#!/proc/self/exe"), /proc/PID/exe
+// inside the container names the binary. If that is the host's file, a
+// container process can keep an O_PATH handle on it and reopen it for
+// writing once it is no longer being executed: the next container start on
+// the host then runs the attacker's program (CVE-2019-5736). So the init is never executed from the
 // host file itself but from a handle through which the file cannot be
 // written, in order of cost:
 //
@@ -28,7 +28,7 @@ import (
 //     can remount it. No copy: the page cache is the host file's. Needs
 //     CAP_SYS_ADMIN and fsopen(2) (Linux 5.2); runc 1.2 does the same.
 //   - memfd: a sealed memfd copy (F_SEAL_WRITE and friends). Works without
-//     privileges but copies the ~9 MB binary on every create and keeps the
+//     privileges but copies the 4.5 MB binary on every create and keeps the
 //     copy in memory until the init execs the user program.
 //
 // robind (a detached read-only bind mount from open_tree(2)) is cheaper than
@@ -40,55 +40,42 @@ import (
 // benchmarks. Unset means overlay, then memfd.
 const envSelfExe = "_GOCKER_SELFEXE"
 
-// The program executed is gocker-init from gocker's own directory, a
-// smaller build of the init alone (cmd/gocker-init), or else gocker
-// itself, whose `init` verb is the same code. _GOCKER_INIT=self forces
-// the latter, for measurements.
-const (
-	initBinaryName = "gocker-init"
-	envInitBinary  = "_GOCKER_INIT"
-)
+// The program executed is gocker-init from gocker's own directory: the
+// init alone (cmd/gocker-init), built with cgo for the C constructor that
+// joins namespaces before the Go runtime starts. gocker itself is pure Go
+// and cannot be the init; a pure-Go binary starts faster and maps fewer
+// pages (issue 2).
+const initBinaryName = "gocker-init"
 
-// initBinary is the path of the binary the init runs, and whether it is
-// the running gocker itself.
-func initBinary() (path string, self bool, err error) {
+// initBinary is the path of gocker-init beside the running gocker.
+func initBinary() (string, error) {
 	exe, err := os.Readlink("/proc/self/exe")
 	if err != nil {
-		return "", false, err
+		return "", err
 	}
-	// A replaced or deleted binary reads "... (deleted)"; its path would now
-	// name another file, and the init must be this very program.
+	// A replaced or deleted binary reads "... (deleted)"; its directory
+	// may no longer hold the gocker-init of this build.
 	if strings.HasSuffix(exe, " (deleted)") {
-		return "", false, errors.New("the running binary was deleted")
+		return "", errors.New("the running binary was deleted")
 	}
-	if os.Getenv(envInitBinary) != "self" {
-		p := filepath.Join(filepath.Dir(exe), initBinaryName)
-		if fi, err := os.Stat(p); err == nil && fi.Mode().IsRegular() && fi.Mode()&0o111 != 0 {
-			return p, false, nil
-		}
+	p := filepath.Join(filepath.Dir(exe), initBinaryName)
+	fi, err := os.Stat(p)
+	if err != nil || !fi.Mode().IsRegular() || fi.Mode()&0o111 == 0 {
+		return "", fmt.Errorf("%s not found beside %s: gocker runs the container's init from it; install both binaries (make install)", initBinaryName, exe)
 	}
-	return exe, true, nil
-}
-
-// runningPath is what the checks below stat for the binary at path: the
-// running program itself when that is it.
-func runningPath(path string, self bool) string {
-	if self {
-		return "/proc/self/exe"
-	}
-	return path
+	return p, nil
 }
 
 // sealedSelf returns an O_PATH (overlay, robind) or memfd handle on the
-// running gocker binary through which it cannot be modified. scratch must
+// gocker-init binary through which it cannot be modified. scratch must
 // be an existing directory gocker owns; overlay needs a second lower layer
 // and the binary's directory, being the top layer, hides whatever it holds.
 func sealedSelf(scratch string) (*os.File, error) {
-	path, self, err := initBinary()
+	path, err := initBinary()
 	if err != nil {
 		return nil, err
 	}
-	src := runningPath(path, self)
+	src := path
 	switch m := os.Getenv(envSelfExe); m {
 	case "overlay":
 		return sealOverlay(scratch, path, src)
@@ -155,9 +142,9 @@ func escapeLowerdir(p string) string {
 }
 
 // sameBinary checks that f (through overlayfs, which has its own device
-// and inode numbers) still shows the attributes of the binary at src (the
-// running one, or gocker-init as found), so that a binary replaced on disk
-// meanwhile is not what the init runs.
+// and inode numbers) still shows the attributes of the binary at src
+// (gocker-init as found), so that a binary replaced on disk meanwhile is
+// not what the init runs.
 func sameBinary(f *os.File, src string) error {
 	var a, b unix.Stat_t
 	if err := unix.Stat(src, &a); err != nil {
@@ -167,7 +154,7 @@ func sameBinary(f *os.File, src string) error {
 		return err
 	}
 	if a.Size != b.Size || a.Mtim != b.Mtim || a.Ctim != b.Ctim || b.Mode&unix.S_IFMT != unix.S_IFREG {
-		return errors.New("the binary on disk is no longer the running one")
+		return fmt.Errorf("%s changed on disk while it was being opened", src)
 	}
 	return nil
 }

@@ -12,7 +12,6 @@ import (
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
 
-	"github.com/gocker/gocker/runtime/nsenter"
 	"github.com/gocker/gocker/runtime/proto"
 )
 
@@ -169,13 +168,13 @@ func spawn(a *spawnArgs) (*exec.Cmd, error) {
 		cmd.Env = append(cmd.Env, proto.EnvSeccompFD+"="+strconv.Itoa(2+len(cmd.ExtraFiles)))
 	}
 	if a.plan.cEnter != "" {
-		cmd.Env = append(cmd.Env, nsenter.EnvJoin+"="+a.plan.cEnter)
+		cmd.Env = append(cmd.Env, proto.EnvNsJoin+"="+a.plan.cEnter)
 	}
 	if a.plan.forkPid {
-		cmd.Env = append(cmd.Env, nsenter.EnvFork+"=1")
+		cmd.Env = append(cmd.Env, proto.EnvNsFork+"=1")
 	}
 	if a.plan.unshare != 0 {
-		cmd.Env = append(cmd.Env, nsenter.EnvUnshare+"="+strconv.FormatUint(uint64(a.plan.unshare), 16))
+		cmd.Env = append(cmd.Env, proto.EnvNsUnshare+"="+strconv.FormatUint(uint64(a.plan.unshare), 16))
 	}
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = a.stdio[0], a.stdio[1], a.stdio[2]
 	attr := &syscall.SysProcAttr{Cloneflags: a.plan.clone}

@@ -21,9 +21,6 @@ var commands []*cli.Command
 func register(c ...*cli.Command) { commands = append(commands, c...) }
 
 func main() {
-	if len(os.Args) > 1 && os.Args[1] == "init" {
-		runInit()
-	}
 	app := newApp()
 	err := app.Run(os.Args)
 	os.Exit(exitCode(err))

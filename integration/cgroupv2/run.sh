@@ -146,8 +146,8 @@ build_initramfs() {
   printf 'root:x:0:\nnogroup:x:65534:\n' >"$s/etc/group"
   cp "$here/init" "$s/init"
   cp "$gocker" "$s/gocker"
-  # gocker runs the init from gocker-init beside it, when there is one.
-  [ ! -x "$gocker-init" ] || cp "$gocker-init" "$s/gocker-init"
+  # gocker runs the container's init from gocker-init beside it.
+  cp "$gocker-init" "$s/gocker-init"
   cp "$work/integration.test" "$work/cgroups.test" "$s/tests/"
   cp -a "$rootfs" "$s/rootfs"
   : >"$s/modules.list"

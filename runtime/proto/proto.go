@@ -50,6 +50,14 @@ const (
 	// own: gocker and gocker-init speak this protocol only with a binary
 	// of the same build.
 	EnvBuild = "_GOCKER_BUILD"
+	// Read by gocker-init's C constructor (runtime/nsenter), before the
+	// Go runtime starts: the namespaces to join
+	// ("user:/proc/PID/ns/user,mnt:/proc/PID/ns/mnt"), the hex clone
+	// flags to unshare after joining, and whether to fork after joining
+	// (a joined pid namespace) and report the child's pid.
+	EnvNsJoin    = "_GOCKER_NSENTER"
+	EnvNsUnshare = "_GOCKER_UNSHARE"
+	EnvNsFork    = "_GOCKER_NSENTER_FORK"
 )
 
 // Build identifies a build of gocker and gocker-init (the Makefile sets
