@@ -75,6 +75,11 @@ func sealedSelf(scratch string) (*os.File, error) {
 	if err != nil {
 		return nil, err
 	}
+	return sealPath(scratch, path)
+}
+
+// sealPath is sealedSelf for the binary at path.
+func sealPath(scratch, path string) (*os.File, error) {
 	src := path
 	switch m := os.Getenv(envSelfExe); m {
 	case "overlay":

@@ -111,7 +111,7 @@ func TestSealOverlayScratchCannotShadow(t *testing.T) {
 
 func TestSealOverlayNoScratchFallsBack(t *testing.T) {
 	needRoot(t)
-	f, err := sealedSelf("")
+	f, err := sealPath("", selfPath())
 	if err != nil {
 		t.Fatal(err)
 	}
