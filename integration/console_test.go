@@ -32,7 +32,18 @@ func (e *env) consoleSocket() *consoleSocket {
 		e.t.Fatalf("console socket: %v", err)
 	}
 	cs := &consoleSocket{path: p, ln: ln, master: make(chan *os.File, 1), errc: make(chan error, 1)}
-	e.t.Cleanup(func() { ln.Close() })
+	// The cleanup holds cs, so a master nobody took stays open (and
+	// referenced) until the test ends: an unreachable *os.File is closed
+	// by its finalizer, and a closed master hangs up the container's
+	// terminal, killing a created container's init with SIGHUP.
+	e.t.Cleanup(func() {
+		ln.Close()
+		select {
+		case f := <-cs.master:
+			f.Close()
+		default:
+		}
+	})
 	go cs.accept()
 	return cs
 }

@@ -77,7 +77,13 @@ func New(id, cgroupsPath string, res *specs.LinuxResources, o Options) (*Manager
 	if cg.Resources, err = Convert(res, v2, false); err != nil {
 		return nil, err
 	}
-	mgr, err := manager.New(cg)
+	var paths map[string]string
+	if !v2 && !o.Systemd {
+		if paths, err = v1Paths(cg.Path, cg.Resources.SkipDevices); err != nil {
+			return nil, fmt.Errorf("cgroup manager for %s: %w", id, err)
+		}
+	}
+	mgr, err := manager.NewWithPaths(cg, paths)
 	if err != nil {
 		return nil, fmt.Errorf("cgroup manager for %s: %w", id, err)
 	}
