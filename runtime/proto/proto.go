@@ -5,7 +5,6 @@
 package proto
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -167,9 +166,9 @@ func (c *Conn) Send(m *Msg, fd int) error {
 
 // SendFds writes m with the fds attached, in order (SCM_RIGHTS).
 func (c *Conn) SendFds(m *Msg, fds ...int) error {
-	data, err := json.Marshal(m)
+	data, err := appendWire(nil, m)
 	if err != nil {
-		return err
+		return fmt.Errorf("encode %s: %w", m.Type, err)
 	}
 	var oob []byte
 	if len(fds) > 0 {
@@ -258,7 +257,7 @@ func (c *Conn) RecvFds() (*Msg, []int, error) {
 		}
 	}
 	var m Msg
-	if err := json.Unmarshal(buf[:n], &m); err != nil {
+	if err := decodeMsg(buf[:n], &m); err != nil {
 		closeFds(fds)
 		return nil, nil, fmt.Errorf("decode sync message: %w", err)
 	}
