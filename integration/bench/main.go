@@ -31,6 +31,7 @@ func run() error {
 	bundle := flag.String("bundle", "", "busybox bundle to copy (its config.json and rootfs)")
 	iterations := flag.Int("n", 20, "timed iterations per row and runtime (after one warm-up)")
 	only := flag.String("only", "", "run only the rows whose name contains this text (and their base rows)")
+	flag.StringVar(&launcher, "peakrss", "", "the peakrss launcher (peakrss.c) for a clean ru_maxrss; without it RSS includes the bench's own")
 	prefix := flag.String("prefix", fmt.Sprintf("gocker-bench-%d", os.Getpid()), "container id prefix (names leftover cgroups)")
 	flag.Usage = func() {
 		fmt.Fprintln(os.Stderr, "usage: bench -bundle DIR [-n 20] NAME=PATH...")

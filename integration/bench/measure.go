@@ -14,7 +14,8 @@ import (
 
 // sample is one timed scenario.
 //
-// wall is from the fork of the first runtime process to the exit of the last.
+// wall is from the fork of the first runtime process to the exit of the last
+// (for one process, peakrss's fork to reap).
 // maxRSSKiB is the largest ru_maxrss the kernel reported on wait of any runtime
 // process of the sample. For a waited child, ru_maxrss is the peak resident
 // set of the largest single process among the child itself and every
@@ -39,6 +40,11 @@ type runtimeUnderTest struct {
 	out  string // file receiving stdout+stderr of the last call
 }
 
+// launcher is peakrss (peakrss.c), through which invoke runs each runtime
+// process for a clean ru_maxrss; "" falls back to the bench's own wait4,
+// whose ru_maxrss is at least the bench's RSS (see peakrss.c).
+var launcher string
+
 // invoke runs one runtime process and returns its wall time and ru_maxrss.
 // Output goes to a file, not a pipe: `create` leaves the container init
 // holding its stdio, and a pipe would keep exec.Cmd.Wait from returning.
@@ -50,13 +56,29 @@ func (r *runtimeUnderTest) invoke(args ...string) (time.Duration, int64, error) 
 	defer f.Close()
 	ctx, cancel := context.WithTimeout(context.Background(), callTimeout)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, r.path, append([]string{"--root", r.root}, args...)...)
+	argv := append([]string{r.path, "--root", r.root}, args...)
+	result := r.out + ".peakrss"
+	if launcher != "" {
+		os.Remove(result)
+		argv = append([]string{launcher, result}, argv...)
+	}
+	cmd := exec.CommandContext(ctx, argv[0], argv[1:]...)
 	cmd.Stdout, cmd.Stderr = f, f
 	start := time.Now()
 	err = cmd.Run()
 	wall := time.Since(start)
 	var rss int64
-	if cmd.ProcessState != nil {
+	if launcher != "" {
+		var ns int64
+		b, rerr := os.ReadFile(result)
+		if _, serr := fmt.Sscan(string(b), &rss, &ns); rerr != nil || serr != nil {
+			if err == nil {
+				err = fmt.Errorf("peakrss wrote no result (%v %v)", rerr, serr)
+			}
+		} else {
+			wall = time.Duration(ns)
+		}
+	} else if cmd.ProcessState != nil {
 		if ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage); ok {
 			rss = ru.Maxrss // KiB on Linux
 		}

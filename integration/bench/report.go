@@ -53,7 +53,11 @@ func (b *bench) printReport(w io.Writer, res [][]result, n int) {
 		fmt.Fprintf(w, "  SKIPPED %s\n", s)
 	}
 	fmt.Fprintln(w, "wall: fork of the first runtime process to exit of the last (ms, median [min..max]).")
-	fmt.Fprintln(w, "peak RSS: largest ru_maxrss of a waited runtime process (MiB, median); per-process peak, see measure.go.")
+	if launcher != "" {
+		fmt.Fprintln(w, "peak RSS: largest ru_maxrss of a runtime process, measured by peakrss (MiB, median); per-process peak, see measure.go.")
+	} else {
+		fmt.Fprintln(w, "peak RSS: NOT MEASURED CLEANLY (no -peakrss): each value is at least the bench's own RSS, see peakrss/peakrss.c.")
+	}
 	fmt.Fprintf(w, "\n%-36s %-7s %8s %19s %9s %4s\n", "row", "runtime", "wall", "[min..max]", "peak RSS", "n")
 	for i, r := range b.rows {
 		for j, rt := range b.runtimes {

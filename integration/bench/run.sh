@@ -61,6 +61,9 @@ finish() {
 }
 trap finish EXIT
 (cd "$ROOT" && CGO_ENABLED=0 "$GO" build -o "$tmp/bench" ./integration/bench)
+# ru_maxrss is taken by a small static C launcher, not by the Go bench:
+# see peakrss/peakrss.c for why the bench's own wait4 overstates it.
+cc -static -O2 -o "$tmp/peakrss" "$HERE/peakrss/peakrss.c"
 
 case "$GOCKER" in /*) ;; *) GOCKER=$PWD/$GOCKER ;; esac
 # Measure gocker as installed, like runc and crun (dpkg writes them with
@@ -78,4 +81,4 @@ fi
 # bench itself reports and skips a missing or failing gocker.
 [ -x "$GOCKER" ] || echo "bench: NOTE: no gocker binary at $GOCKER; measuring runc and crun only" >&2
 args=("gocker=$GOCKER" "runc=$(command -v runc)" "crun=$(command -v crun)")
-"$tmp/bench" -bundle "$BUNDLE" -n "$N" -prefix "$prefix" -only "${BENCH_ONLY:-}" "${args[@]}"
+"$tmp/bench" -bundle "$BUNDLE" -n "$N" -prefix "$prefix" -only "${BENCH_ONLY:-}" -peakrss "$tmp/peakrss" "${args[@]}"
