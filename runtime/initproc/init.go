@@ -106,15 +106,21 @@ func run(conn *proto.Conn, fifoFd int) error {
 		if err := closeAll(fds); err != nil {
 			return err
 		}
-		m, tasks, err := conn.ExpectFds(proto.TypeCgroup)
-		if err != nil {
+		fds = nil
+	}
+	enter := enterCgroup(conn, b, fds)
+	// The v1 cgroup dirs are made while we start (CgroupLater); waiting
+	// for them here held the rootfs setup up by up to 2.5 ms (traced).
+	// Only what shows or depends on the cgroup needs us inside it: the
+	// cgroup mount (rootfs calls enter first), a cgroup namespace (made
+	// by enter), a scheduler or I/O priority (a v1 cpu cgroup refuses a
+	// real-time task), and the exec of the program (enter runs after the
+	// rootfs at the latest). A user namespace needs the parent for
+	// idmapped mounts, over the same socket: join first there too.
+	if !b.CgroupLater || b.Exec || needsCgroupFirst(b.Spec) || hasUserNS(b.Spec) {
+		if err := enter(); err != nil {
 			return err
 		}
-		fds, b.CgroupTasks = tasks, m.Index
-	}
-	// First of all: cgroup and time namespaces are unshared inside it.
-	if err := joinCgroup(fds, b.CgroupTasks); err != nil {
-		return err
 	}
 	if b.Exec {
 		return runExec(conn, b)
@@ -126,7 +132,7 @@ func run(conn *proto.Conn, fifoFd int) error {
 	if err := setupEarlyProcess(b); err != nil {
 		return err
 	}
-	ro := &rootfs.Options{Spec: s, Rootfs: b.Rootfs, NoPivot: b.NoPivot, CgroupPaths: b.CgroupPaths, CgroupNS: b.CgroupNS}
+	ro := &rootfs.Options{Spec: s, Rootfs: b.Rootfs, NoPivot: b.NoPivot, CgroupPaths: b.CgroupPaths, CgroupNS: b.CgroupNS, EnterCgroup: enter}
 	if hasUserNS(s) {
 		// In a user namespace the parent makes idmapped mounts for us
 		// (mount_setattr needs privilege over the source's namespace).
@@ -143,6 +149,9 @@ func run(conn *proto.Conn, fifoFd int) error {
 		if err != nil {
 			return err
 		}
+	}
+	if err := enter(); err != nil {
+		return err
 	}
 	// runtime-spec: prestart and createRuntime hooks run in the runtime
 	// namespace after the environment is created and before pivot_root.
@@ -215,6 +224,38 @@ func run(conn *proto.Conn, fifoFd int) error {
 // moves this thread, the one that will execve, into the container's
 // cgroup (runtime/cgroups: BeginCreate and OpenTasks say why not
 // cgroup.procs), and closes them: no host fd may stay open.
+// enterCgroup returns a func that, on its first call, joins the
+// container's cgroups and then unshares the cgroup namespace, whose root
+// is the caller's cgroup at unshare time (cgroup_namespaces(7)). fds are
+// the bootstrap's tasks files; with CgroupLater they come in their own
+// message once the parent has made the cgroup.
+func enterCgroup(conn *proto.Conn, b *proto.Bootstrap, fds []int) func() error {
+	done := false
+	return func() error {
+		if done {
+			return nil
+		}
+		done = true
+		n := b.CgroupTasks
+		if b.CgroupLater {
+			m, tasks, err := conn.ExpectFds(proto.TypeCgroup)
+			if err != nil {
+				return err
+			}
+			fds, n = tasks, m.Index
+		}
+		if err := joinCgroup(fds, n); err != nil {
+			return err
+		}
+		if b.CgroupNS && !b.Exec {
+			if err := unix.Unshare(unix.CLONE_NEWCGROUP); err != nil {
+				return fmt.Errorf("unshare cgroup namespace: %w", err)
+			}
+		}
+		return nil
+	}
+}
+
 func joinCgroup(fds []int, n int) error {
 	var err error
 	for i, fd := range fds {

@@ -13,8 +13,8 @@ import (
 )
 
 // setupNamespaces does the namespace work that must happen inside the
-// child: names in the new UTS namespace, and the cgroup and time
-// namespaces, which the parent cannot create at clone time.
+// child: names in the new UTS namespace, and the time namespace, which
+// the parent cannot create at clone time (the cgroup one: enterCgroup).
 func setupNamespaces(b *proto.Bootstrap) error {
 	s := b.Spec
 	if s.Hostname != "" {
@@ -27,14 +27,8 @@ func setupNamespaces(b *proto.Bootstrap) error {
 			return fmt.Errorf("setdomainname %q: %w", s.Domainname, err)
 		}
 	}
-	// A cgroup namespace's root is the caller's cgroup at unshare time
-	// (cgroup_namespaces(7)), so it is made here, after the parent has put
-	// us into the container's cgroup, not at clone.
-	if b.CgroupNS {
-		if err := unix.Unshare(unix.CLONE_NEWCGROUP); err != nil {
-			return fmt.Errorf("unshare cgroup namespace: %w", err)
-		}
-	}
+	// The cgroup namespace is made by enterCgroup, once we are in the
+	// container's cgroup: its root is the caller's cgroup at unshare time.
 	// Offsets can only be written before any process enters the new time
 	// namespace (time_namespaces(7)); unshare(CLONE_NEWTIME) only sets the
 	// namespace for children, and our execve moves us into it.

@@ -28,6 +28,10 @@ type Options struct {
 	NoPivot     bool              // --no-pivot: MS_MOVE + chroot instead of pivot_root
 	CgroupPaths map[string]string // v1: subsystem -> absolute host cgroup dir of this container ("" key = unified/v2 path); used for "cgroup" mounts
 	CgroupNS    bool              // container has its own cgroup namespace
+	// EnterCgroup, if set, puts the init into the container's cgroups
+	// (and its cgroup namespace); it is called before the first "cgroup"
+	// mount, which shows them.
+	EnterCgroup func() error
 	// RootFD, if set, is an O_PATH handle on the rootfs directory in this
 	// mount namespace, opened by the parent, which may search directories
 	// the init cannot (see rootfd.go). Rootfs then only names it.
