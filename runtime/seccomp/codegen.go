@@ -136,22 +136,118 @@ func (c *compiler) intervals(ar *abiRules) []interval {
 
 func (c *compiler) emitTree(a *asm, ar *abiRules) {
 	ivs := c.intervals(ar)
-	c.emitSearch(a, ar.abi, ivs)
+	c.emitPooled(a, ar.abi, ivs)
+}
+
+// poolSpan bounds the intervals of a subtree that shares one pool of
+// return instructions, so that its jumps reach the pool in 8 bits.
+const poolSpan = 64
+
+// emitPooled splits ivs into subtrees of at most poolSpan intervals, each
+// followed by its pool of returns.
+func (c *compiler) emitPooled(a *asm, ab *abi, ivs []interval) {
+	if len(ivs) > poolSpan {
+		mid := len(ivs) / 2
+		upper := a.label()
+		a.jmp(unix.BPF_JGE, ivs[mid].start, upper, next)
+		c.emitPooled(a, ab, ivs[:mid])
+		a.bind(upper)
+		c.emitPooled(a, ab, ivs[mid:])
+		return
+	}
+	p := &retPool{labels: map[uint32]label{}}
+	c.emitSearch(a, ab, ivs, p)
+	for _, k := range p.order {
+		a.bind(p.labels[k])
+		a.ret(k)
+	}
+}
+
+// retPool is one "ret K" per value K that a subtree's leaves return: a
+// comparison jumps straight to it, where a leaf of its own would be one
+// instruction per interval. With Docker's profile that halves the search
+// trees; every instruction costs ~0.4 µs at attach (verifier, conversion
+// to eBPF, JIT), on the container's start path.
+type retPool struct {
+	labels map[uint32]label
+	order  []uint32
+}
+
+func (p *retPool) get(a *asm, k uint32) label {
+	l, ok := p.labels[k]
+	if !ok {
+		l = a.label()
+		p.labels[k] = l
+		p.order = append(p.order, k)
+	}
+	return l
+}
+
+// direct is the label a comparison can jump to for iv's outcome without
+// an instruction of iv's own: a pooled return, or a 64-bit ABI's shared
+// argument checks. ok is false for a 32-bit ABI's rules, emitted inline.
+func (c *compiler) direct(a *asm, ab *abi, iv interval, p *retPool) (label, bool) {
+	switch {
+	case iv.rules == nil:
+		return p.get(a, iv.ret), true
+	case ab.bits32:
+		return 0, false
+	default:
+		return c.sharedChain(a, iv.rules), true
+	}
 }
 
 // emitSearch emits a binary search over ivs; A holds the syscall number.
-// The lower half falls through, the upper half is jumped to.
-func (c *compiler) emitSearch(a *asm, ab *abi, ivs []interval) {
-	if len(ivs) == 1 {
+// An outcome that can be jumped to is, else the lower half falls through
+// and the upper half is jumped to.
+func (c *compiler) emitSearch(a *asm, ab *abi, ivs []interval, p *retPool) {
+	if len(ivs) == 1 { // a tree of one interval
 		c.emitOutcome(a, ab, ivs[0])
 		return
 	}
 	mid := len(ivs) / 2
-	upper := a.label()
-	a.jmp(unix.BPF_JGE, ivs[mid].start, upper, next)
-	c.emitSearch(a, ab, ivs[:mid])
-	a.bind(upper)
-	c.emitSearch(a, ab, ivs[mid:])
+	lo, hi := ivs[:mid], ivs[mid:]
+	var loL, hiL label
+	loDirect, hiDirect := false, false
+	if len(lo) == 1 {
+		loL, loDirect = c.direct(a, ab, lo[0], p)
+	}
+	if len(hi) == 1 {
+		hiL, hiDirect = c.direct(a, ab, hi[0], p)
+	}
+	switch {
+	case loDirect && hiDirect:
+		a.jmp(unix.BPF_JGE, hi[0].start, hiL, loL)
+	case loDirect:
+		a.jmp(unix.BPF_JGE, hi[0].start, next, loL)
+		c.emitSearch(a, ab, hi, p)
+	default:
+		upper := hiL
+		if !hiDirect {
+			upper = a.label()
+		}
+		a.jmp(unix.BPF_JGE, hi[0].start, upper, next)
+		c.emitSearch(a, ab, lo, p)
+		if !hiDirect {
+			a.bind(upper)
+			c.emitSearch(a, ab, hi, p)
+		}
+	}
+}
+
+// sharedChain is the label of rules' argument checks, emitted once after
+// every section (emitShared).
+func (c *compiler) sharedChain(a *asm, rules *sysRules) label {
+	if c.sharedL == nil {
+		c.sharedL = map[*sysRules]label{}
+	}
+	l, ok := c.sharedL[rules]
+	if !ok {
+		l = a.label()
+		c.sharedL[rules] = l
+		c.shared = append(c.shared, sharedChain{l, rules})
+	}
+	return l
 }
 
 // emitOutcome emits the decision for one interval: a return, or the
@@ -163,16 +259,7 @@ func (c *compiler) emitOutcome(a *asm, ab *abi, iv interval) {
 	case ab.bits32:
 		c.emitChain(a, true, iv.rules)
 	default:
-		if c.sharedL == nil {
-			c.sharedL = map[*sysRules]label{}
-		}
-		l, ok := c.sharedL[iv.rules]
-		if !ok {
-			l = a.label()
-			c.sharedL[iv.rules] = l
-			c.shared = append(c.shared, sharedChain{l, iv.rules})
-		}
-		a.ja(l)
+		a.ja(c.sharedChain(a, iv.rules))
 	}
 }
 
