@@ -157,6 +157,10 @@ func spawn(a *spawnArgs) (*exec.Cmd, error) {
 		proto.EnvFifoFD + "=" + strconv.Itoa(fifoFd),
 		proto.EnvLogLvl + "=" + a.logLevel,
 		proto.EnvBuild + "=" + proto.Build,
+		// The init runs one goroutine; with one P the Go runtime starts
+		// fewer threads before main and its sysmon retakes less. The
+		// container's program gets process.env, not this.
+		"GOMAXPROCS=1",
 	}
 	listener, err := dialSeccompListener(a.spec)
 	if err != nil {
