@@ -7,6 +7,9 @@ PREFIX  ?= /usr/local
 # Both binaries are static, so that no start pays for the dynamic loader
 # and the init works inside any rootfs (issue 2, performance).
 GOFLAGS_BUILD := -trimpath -tags 'netgo osusergo urfave_cli_no_docs'
+# gocker-network is the same CLI with the bridge network hook built in
+# (cmd/gocker/network.go); gocker execs it for `hook network` and `network`.
+GOFLAGS_NETWORK := -trimpath -tags 'netgo osusergo urfave_cli_no_docs gocker_network'
 BUILDID := $(VERSION)-$(COMMIT)-$(shell git status --porcelain 2>/dev/null | (sha256sum 2>/dev/null || echo x) | cut -c1-8)
 LDFLAGS := -s -w -X main.version=$(VERSION) -X main.commit=$(COMMIT) -X github.com/gocker/gocker/runtime/proto.Build=$(BUILDID)
 BUNDLE  := bundles/busybox
@@ -26,6 +29,7 @@ JSONV2  := GOEXPERIMENT=jsonv2
 build:
 	$(JSONV2) CGO_ENABLED=0 $(GO) build $(GOFLAGS_BUILD) -ldflags "$(LDFLAGS)" -o $(BIN) ./cmd/gocker
 	$(JSONV2) CGO_ENABLED=1 $(GO) build $(GOFLAGS_BUILD) -ldflags "$(LDFLAGS) -extldflags '-static'" -o $(BIN)-init ./cmd/gocker-init
+	$(JSONV2) CGO_ENABLED=0 $(GO) build $(GOFLAGS_NETWORK) -ldflags "$(LDFLAGS)" -o $(BIN)-network ./cmd/gocker
 
 setup: $(BUNDLE)/rootfs/bin/busybox
 
@@ -57,6 +61,7 @@ conformance: build
 install: build
 	install -D -m 0755 $(BIN) $(DESTDIR)$(PREFIX)/bin/gocker
 	install -D -m 0755 $(BIN)-init $(DESTDIR)$(PREFIX)/bin/gocker-init
+	install -D -m 0755 $(BIN)-network $(DESTDIR)$(PREFIX)/bin/gocker-network
 
 clean:
 	rm -rf bin $(BUNDLE)/rootfs integration/conformance/work

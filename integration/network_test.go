@@ -22,6 +22,10 @@ func gockerHookBinary(t *testing.T) string {
 	if b == "" {
 		t.Skip("GOCKER_TEST_BINARY not set: the network hook is gocker's binary")
 	}
+	// The hook lives in gocker-network (gocker forwards to it).
+	if n := filepath.Join(filepath.Dir(b), "gocker-network"); isFile(n) {
+		return n
+	}
 	return b
 }
 
@@ -131,4 +135,47 @@ func TestNetworkHookTwoContainers(t *testing.T) {
 		out, _ := exec.Command("ip", "link", "show", n.bridge).CombinedOutput()
 		return strings.Contains(string(out), "does not exist")
 	})
+}
+
+func isFile(p string) bool {
+	fi, err := os.Stat(p)
+	return err == nil && fi.Mode().IsRegular()
+}
+
+// TestNetworkForwarding: gocker hands `network` (and `hook network`) to
+// gocker-network beside it, with the same arguments; without that binary
+// it says what is missing.
+func TestNetworkForwarding(t *testing.T) {
+	gockerOnly(t, "gocker-network is gocker's own split of its binary")
+	e := newEnv(t)
+	out, err := exec.Command(runtimePath, "network", "ls", "--format", "json", "--state-dir", filepath.Join(e.dir, "st")).CombinedOutput()
+	if err != nil {
+		t.Fatalf("gocker network ls: %v: %s", err, out)
+	}
+	var nets []any
+	if err := json.Unmarshal(out, &nets); err != nil || len(nets) != 0 {
+		t.Errorf("gocker network ls on an empty state dir: %v: %q, want an empty JSON list", err, out)
+	}
+	// spec --network goes there too, and its hooks name gocker-network.
+	dir := filepath.Join(e.dir, "specnet")
+	os.Mkdir(dir, 0o755)
+	if out, err := exec.Command(runtimePath, "spec", "--bundle", dir, "--network", "bridge").CombinedOutput(); err != nil {
+		t.Fatalf("gocker spec --network bridge: %v: %s", err, out)
+	}
+	raw, err := os.ReadFile(filepath.Join(dir, "config.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var s specs.Spec
+	decodeJSON(t, string(raw), &s)
+	want := filepath.Join(filepath.Dir(runtimePath), "gocker-network")
+	if s.Hooks == nil || len(s.Hooks.CreateRuntime) != 1 || s.Hooks.CreateRuntime[0].Path != want {
+		t.Errorf("spec --network hooks: %+v, want createRuntime %s", s.Hooks, want)
+	}
+	lone := filepath.Join(e.dir, "lone", "gocker")
+	copyFile(t, runtimePath, lone, 0o755)
+	out, err = exec.Command(lone, "hook", "network", "setup").CombinedOutput()
+	if err == nil || !strings.Contains(string(out), "gocker-network not found beside "+lone) {
+		t.Errorf("hook network without gocker-network: %v: %s, want the missing binary named", err, out)
+	}
 }

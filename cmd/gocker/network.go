@@ -1,3 +1,5 @@
+//go:build gocker_network
+
 package main
 
 import (
@@ -7,11 +9,16 @@ import (
 	"strings"
 	"text/tabwriter"
 
+	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"github.com/urfave/cli/v2"
 
 	"github.com/gocker/gocker/hooks/network"
 )
 
+// This file is built into gocker-network only (-tags gocker_network): the
+// network hook needs netlink and nftables, which gocker itself does not
+// (network_fwd.go forwards these verbs there).
+//
 // `gocker hook network setup|teardown` is the bridge network hook: a bundle
 // lists it in createRuntime (or prestart) and poststop, and the runtime
 // passes the container state on stdin. `gocker network ls|prune` inspect and
@@ -117,4 +124,26 @@ func init() {
 			{Name: "prune", Usage: "remove orphaned veths, leases, rules, tables and bridges", Action: networkPrune, Flags: []cli.Flag{stateDirFlag()}},
 		},
 	})
+}
+
+// addNetwork wires the hook with this binary's absolute path, since
+// runtime-spec requires absolute hook paths.
+func addNetwork(c *cli.Context, s *specs.Spec) error {
+	opts := map[string]string{}
+	for _, kv := range c.StringSlice("network-opt") {
+		k, v, ok := strings.Cut(kv, "=")
+		if !ok {
+			return fmt.Errorf("--network-opt %q: want KEY=VALUE", kv)
+		}
+		opts[k] = v
+	}
+	cfg, err := network.Resolve(nil, opts)
+	if err != nil {
+		return err
+	}
+	self, err := os.Executable()
+	if err != nil {
+		return fmt.Errorf("find the gocker binary: %w", err)
+	}
+	return network.AddToSpec(s, self, cfg)
 }

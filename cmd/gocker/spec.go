@@ -4,12 +4,9 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"strings"
 
-	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"github.com/urfave/cli/v2"
 
-	"github.com/gocker/gocker/hooks/network"
 	gspec "github.com/gocker/gocker/spec"
 )
 
@@ -47,26 +44,4 @@ func init() {
 			return gspec.Write(s, filepath.Join(dir, "config.json"))
 		},
 	})
-}
-
-// addNetwork wires the hook with this binary's absolute path, since
-// runtime-spec requires absolute hook paths.
-func addNetwork(c *cli.Context, s *specs.Spec) error {
-	opts := map[string]string{}
-	for _, kv := range c.StringSlice("network-opt") {
-		k, v, ok := strings.Cut(kv, "=")
-		if !ok {
-			return fmt.Errorf("--network-opt %q: want KEY=VALUE", kv)
-		}
-		opts[k] = v
-	}
-	cfg, err := network.Resolve(nil, opts)
-	if err != nil {
-		return err
-	}
-	self, err := os.Executable()
-	if err != nil {
-		return fmt.Errorf("find the gocker binary: %w", err)
-	}
-	return network.AddToSpec(s, self, cfg)
 }

@@ -24,8 +24,8 @@ func buildGocker(t *testing.T) string {
 	if os.Getenv("GKTEST_NOBUILD") != "" {
 		return ""
 	}
-	bin := filepath.Join(t.TempDir(), "gocker")
-	cmd := exec.Command("go", "build", "-o", bin, "github.com/gocker/gocker/cmd/gocker")
+	bin := filepath.Join(t.TempDir(), "gocker-network")
+	cmd := exec.Command("go", "build", "-tags", "gocker_network", "-o", bin, "github.com/gocker/gocker/cmd/gocker")
 	if out, err := cmd.CombinedOutput(); err != nil {
 		t.Logf("cmd/gocker does not build, hooks run the test binary: %v\n%s", err, out)
 		return ""
@@ -34,7 +34,7 @@ func buildGocker(t *testing.T) string {
 }
 
 // runcBundle writes a bundle whose process serves one nc connection and
-// whose hooks are the test build of `gocker hook network`.
+// whose hooks are a build of gocker-network (`hook network`).
 func runcBundle(t *testing.T, gocker string, tn testNet, cfg Config, prestart bool) string {
 	t.Helper()
 	dir := t.TempDir()

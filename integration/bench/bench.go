@@ -48,7 +48,7 @@ func newBench(srcBundle, prefix, only string, rtArgs []string) (*bench, error) {
 	b := &bench{dir: dir, prefix: prefix, runtimes: rts, skipped: skipped}
 	env := rowEnv{}
 	if g := b.index("gocker"); g >= 0 {
-		env.gocker = rts[g].path
+		env.gocker = hookBinary(rts[g].path)
 	}
 	b.network = newBenchNetwork(env.gocker, dir)
 	env.network = b.network
@@ -253,4 +253,14 @@ func unescapeMountinfo(s string) string {
 		sb.WriteByte(s[i])
 	}
 	return sb.String()
+}
+
+// hookBinary is the network hook's binary: gocker-network beside gocker
+// (gocker itself forwards to it).
+func hookBinary(gocker string) string {
+	n := filepath.Join(filepath.Dir(gocker), "gocker-network")
+	if fi, err := os.Stat(n); err == nil && fi.Mode()&0o111 != 0 {
+		return n
+	}
+	return gocker
 }
