@@ -1,8 +1,8 @@
 package runtime
 
 import (
-	"encoding/json"
 	"errors"
+	"slices"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 
@@ -25,15 +25,19 @@ import (
 // earlyConfig is the part of config.json the clone needs. A small type,
 // so that encoding/json builds decoders for a handful of types only.
 type earlyConfig struct {
-	Linux *struct {
-		Namespaces  []specs.LinuxNamespace `json:"namespaces"`
-		UIDMappings []specs.LinuxIDMapping `json:"uidMappings"`
-		GIDMappings []specs.LinuxIDMapping `json:"gidMappings"`
-		CgroupsPath string                 `json:"cgroupsPath"`
-		Seccomp     *struct {
-			ListenerPath string `json:"listenerPath"`
-		} `json:"seccomp"`
-	} `json:"linux"`
+	Linux *earlyLinux `json:"linux"`
+}
+
+type earlyLinux struct {
+	Namespaces  []specs.LinuxNamespace `json:"namespaces"`
+	UIDMappings []specs.LinuxIDMapping `json:"uidMappings"`
+	GIDMappings []specs.LinuxIDMapping `json:"gidMappings"`
+	CgroupsPath string                 `json:"cgroupsPath"`
+	Seccomp     *earlySeccomp          `json:"seccomp"`
+}
+
+type earlySeccomp struct {
+	ListenerPath string `json:"listenerPath"`
 }
 
 // earlyConfigOf returns the spec to clone the init with, or nil when the
@@ -43,8 +47,8 @@ func earlyConfigOf(o Options, raw []byte) *specs.Spec {
 	if o.SystemdCgroup || o.Rootless || unprivileged() {
 		return nil
 	}
-	var ec earlyConfig
-	if json.Unmarshal(raw, &ec) != nil || ec.Linux == nil {
+	ec, ok := decodeEarly(raw)
+	if !ok || ec.Linux == nil {
 		return nil
 	}
 	if ec.Linux.Seccomp != nil && ec.Linux.Seccomp.ListenerPath != "" {
@@ -91,6 +95,9 @@ func createEarly(o Options, co CreateOpts, raw []byte, early *specs.Spec) (*Cont
 	return cr.finish(raw, plan, func() error {
 		if err := <-full; err != nil {
 			return err
+		}
+		if !sameEarly(early, s) {
+			return errors.New("internal error: the early decode of config.json differs from the full one; please report it with the config")
 		}
 		if rawSeccomp != nil {
 			cr.seccomp = &deferredSeccomp{bundle: co.Bundle, config: raw, raw: rawSeccomp}
@@ -182,4 +189,15 @@ func resourcesOf(s *specs.Spec) *specs.LinuxResources {
 		return nil
 	}
 	return s.Linux.Resources
+}
+
+// sameEarly reports whether the full spec s has the namespaces, id
+// mappings and cgroups path the init was cloned with.
+func sameEarly(early, s *specs.Spec) bool {
+	e, l := early.Linux, s.Linux
+	if l == nil {
+		return false
+	}
+	return slices.Equal(e.Namespaces, l.Namespaces) && slices.Equal(e.UIDMappings, l.UIDMappings) &&
+		slices.Equal(e.GIDMappings, l.GIDMappings) && e.CgroupsPath == l.CgroupsPath
 }

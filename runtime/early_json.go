@@ -1,0 +1,11 @@
+//go:build !goexperiment.jsonv2
+
+package runtime
+
+import "encoding/json"
+
+// decodeEarly reads the earlyConfig fields of raw (early_scan.go is the
+// faster scan used in builds with GOEXPERIMENT=jsonv2, as the Makefile's).
+func decodeEarly(raw []byte) (ec earlyConfig, ok bool) {
+	return ec, json.Unmarshal(raw, &ec) == nil
+}

@@ -1,0 +1,69 @@
+package runtime
+
+import (
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"reflect"
+	"testing"
+
+	gspec "github.com/gocker/gocker/spec"
+)
+
+// TestDecodeEarlyLikeJSON: the early scan gives encoding/json's result,
+// or gives up where encoding/json fails or merges duplicates.
+func TestDecodeEarlyLikeJSON(t *testing.T) {
+	inputs := map[string]string{
+		"empty":        `{}`,
+		"null linux":   `{"linux":null}`,
+		"case":         `{"LINUX":{"Namespaces":[{"TYPE":"pid","Path":"/proc/1/ns/pid"}],"CgroupsPATH":"/a/b"}}`,
+		"escaped name": `{"\u006cinux":{"namespaces":[{"type":"\u006eet"}]}}`,
+		"nulls": `{"linux":{"namespaces":null,"uidMappings":null,"cgroupsPath":null,"seccomp":null,
+			"gidMappings":[{"containerID":null,"hostID":1000,"size":1}]}}`,
+		"unknown fields": `{"process":{"args":["sh",{"x":[1,2,{"y":null}]}]},"linux":{"resources":{"memory":{"limit":1}},
+			"namespaces":[{"type":"mount","extra":{"a":[true,false]}}],"seccomp":{"defaultAction":"SCMP_ACT_ALLOW","listenerPath":"/run/x.sock","syscalls":[{"names":["a"]}]}},"z":1.5e10}`,
+		"mappings":     `{"linux":{"uidMappings":[{"containerID":0,"hostID":100000,"size":65536}],"gidMappings":[]}}`,
+		"max uint32":   `{"linux":{"uidMappings":[{"containerID":4294967295,"hostID":0,"size":1}]}}`,
+		"whitespace":   " \n{ \"linux\" :\t{ \"cgroupsPath\" : \"x\" } } \n",
+		// encoding/json refuses these; the scan must give up, not guess.
+		"too big":        `{"linux":{"uidMappings":[{"containerID":4294967296,"hostID":0,"size":1}]}}`,
+		"negative":       `{"linux":{"uidMappings":[{"containerID":-1,"hostID":0,"size":1}]}}`,
+		"exponent":       `{"linux":{"uidMappings":[{"containerID":1e3,"hostID":0,"size":1}]}}`,
+		"wrong type":     `{"linux":{"namespaces":{"type":"pid"}}}`,
+		"number as type": `{"linux":{"namespaces":[{"type":5}]}}`,
+		"string linux":   `{"linux":"x"}`,
+		"trailing":       `{"linux":{}} {}`,
+		"truncated":      `{"linux":{"namespaces":[`,
+		"not an object":  `[]`,
+		// encoding/json merges these; the scan leaves them to it.
+		"duplicate linux": `{"linux":{"cgroupsPath":"a"},"linux":{"namespaces":[{"type":"pid"}]}}`,
+		"duplicate field": `{"linux":{"namespaces":[{"type":"pid","path":"/x"}],"Namespaces":[{"type":"net"}]}}`,
+	}
+	for _, dir := range []string{"../bundles/busybox", "../bundles/busybox-net", "../bundles/seed-net"} {
+		if b, err := os.ReadFile(filepath.Join(dir, "config.json")); err == nil {
+			inputs[dir] = string(b)
+		}
+	}
+	def, _ := json.Marshal(gspec.Default())
+	inputs["gocker spec"] = string(def)
+	for name, in := range inputs {
+		var want earlyConfig
+		jerr := json.Unmarshal([]byte(in), &want)
+		got, ok := decodeEarly([]byte(in))
+		if jerr != nil && ok {
+			t.Errorf("%s: encoding/json fails (%v) but the scan gave %+v", name, jerr, got)
+			continue
+		}
+		if ok && !reflect.DeepEqual(got, want) {
+			gj, _ := json.Marshal(got)
+			wj, _ := json.Marshal(want)
+			t.Errorf("%s: scan gave %s, encoding/json %s", name, gj, wj)
+		}
+	}
+	// The scan takes the common shapes, or it would save nothing.
+	for _, name := range []string{"case", "nulls", "unknown fields", "mappings", "../bundles/busybox", "gocker spec"} {
+		if _, ok := decodeEarly([]byte(inputs[name])); !ok && inputs[name] != "" {
+			t.Errorf("%s: the scan gave up on a config encoding/json takes", name)
+		}
+	}
+}
