@@ -22,9 +22,9 @@ func TestDecodeEarlyLikeJSON(t *testing.T) {
 			"gidMappings":[{"containerID":null,"hostID":1000,"size":1}]}}`,
 		"unknown fields": `{"process":{"args":["sh",{"x":[1,2,{"y":null}]}]},"linux":{"resources":{"memory":{"limit":1}},
 			"namespaces":[{"type":"mount","extra":{"a":[true,false]}}],"seccomp":{"defaultAction":"SCMP_ACT_ALLOW","listenerPath":"/run/x.sock","syscalls":[{"names":["a"]}]}},"z":1.5e10}`,
-		"mappings":     `{"linux":{"uidMappings":[{"containerID":0,"hostID":100000,"size":65536}],"gidMappings":[]}}`,
-		"max uint32":   `{"linux":{"uidMappings":[{"containerID":4294967295,"hostID":0,"size":1}]}}`,
-		"whitespace":   " \n{ \"linux\" :\t{ \"cgroupsPath\" : \"x\" } } \n",
+		"mappings":   `{"linux":{"uidMappings":[{"containerID":0,"hostID":100000,"size":65536}],"gidMappings":[]}}`,
+		"max uint32": `{"linux":{"uidMappings":[{"containerID":4294967295,"hostID":0,"size":1}]}}`,
+		"whitespace": " \n{ \"linux\" :\t{ \"cgroupsPath\" : \"x\" } } \n",
 		// encoding/json refuses these; the scan must give up, not guess.
 		"too big":        `{"linux":{"uidMappings":[{"containerID":4294967296,"hostID":0,"size":1}]}}`,
 		"negative":       `{"linux":{"uidMappings":[{"containerID":-1,"hostID":0,"size":1}]}}`,
