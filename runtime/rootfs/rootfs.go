@@ -28,6 +28,9 @@ type Options struct {
 	NoPivot     bool              // --no-pivot: MS_MOVE + chroot instead of pivot_root
 	CgroupPaths map[string]string // v1: subsystem -> absolute host cgroup dir of this container ("" key = unified/v2 path); used for "cgroup" mounts
 	CgroupNS    bool              // container has its own cgroup namespace
+	// Hierarchies, if not nil, are the host's cgroup mounts for a
+	// "cgroup" mount on v1 (HostHierarchies, as the parent read them).
+	Hierarchies []Hierarchy
 	// EnterCgroup, if set, puts the init into the container's cgroups
 	// (and its cgroup namespace); it is called before the first "cgroup"
 	// mount, which shows them.
@@ -89,8 +92,14 @@ func Prepare(o *Options) error {
 	if err := unix.Mount("", "/", "", early, ""); err != nil {
 		return fmt.Errorf("set propagation of /: %w", err)
 	}
-	if err := makeParentPrivate(rootfs); err != nil {
-		return err
+	// A recursive slave or private "/" leaves no mount shared (MS_SLAVE
+	// turns a shared mount into a slave, or private if it has no peers:
+	// mount_namespaces(7)), so only other propagations need the check,
+	// which reads mountinfo.
+	if early&unix.MS_REC == 0 || early&(unix.MS_SLAVE|unix.MS_PRIVATE) == 0 {
+		if err := makeParentPrivate(rootfs); err != nil {
+			return err
+		}
 	}
 	root, err := bindRoot(o, rootfs)
 	if err != nil {
