@@ -132,7 +132,8 @@ func run(conn *proto.Conn, fifoFd int) error {
 	if err := setupEarlyProcess(b); err != nil {
 		return err
 	}
-	ro := &rootfs.Options{Spec: s, Rootfs: b.Rootfs, NoPivot: b.NoPivot, CgroupPaths: b.CgroupPaths, CgroupNS: b.CgroupNS, EnterCgroup: enter}
+	ro := &rootfs.Options{Spec: s, Rootfs: b.Rootfs, NoPivot: b.NoPivot, CgroupPaths: b.CgroupPaths, CgroupNS: b.CgroupNS, EnterCgroup: enter,
+		Hierarchies: b.CgroupMounts}
 	if hasUserNS(s) {
 		// In a user namespace the parent makes idmapped mounts for us
 		// (mount_setattr needs privilege over the source's namespace).

@@ -13,6 +13,7 @@ import (
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
 
+	"github.com/gocker/gocker/runtime/rootfs"
 	"github.com/gocker/gocker/runtime/seccomp"
 )
 
@@ -81,6 +82,8 @@ type Bootstrap struct {
 	NoPivot      bool              `json:"noPivot,omitempty"`
 	NoNewKeyring bool              `json:"noNewKeyring,omitempty"`
 	CgroupPaths  map[string]string `json:"cgroupPaths,omitempty"`
+	// CgroupMounts are the host's v1 hierarchies, for a "cgroup" mount.
+	CgroupMounts []rootfs.Hierarchy `json:"cgroupMounts,omitempty"`
 	CgroupNS     bool              `json:"cgroupNS,omitempty"` // unshare a cgroup ns after joining the cgroup
 	TimeNS       bool              `json:"timeNS,omitempty"`   // unshare a time ns and write the offsets
 	PreserveFDs  int               `json:"preserveFDs,omitempty"`

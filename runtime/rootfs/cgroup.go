@@ -58,10 +58,10 @@ func hostUnifiedMount() string {
 	return filepath.Join(hostCgroupRoot, "unified")
 }
 
-// hierarchy is one cgroup v1 (or hybrid cgroup2) mount of the host.
-type hierarchy struct {
-	mountpoint string   // e.g. /sys/fs/cgroup/cpu,cpuacct
-	subsystems []string // e.g. [cpu cpuacct] or [name=systemd]; empty for cgroup2
+// Hierarchy is one cgroup v1 (or hybrid cgroup2) mount of the host.
+type Hierarchy struct {
+	Mountpoint string   // e.g. /sys/fs/cgroup/cpu,cpuacct
+	Subsystems []string // e.g. [cpu cpuacct] or [name=systemd]; empty for cgroup2
 }
 
 // mountCgroupV1 builds what runc builds: a tmpfs at the destination, one
@@ -74,13 +74,16 @@ func (s *setup) mountCgroupV1(m specs.Mount, o *mountOpts) error {
 	if err := s.fsMount(tmpfs, tmpfsOpts); err != nil {
 		return err
 	}
-	hs, err := hostHierarchies()
-	if err != nil {
-		return err
+	hs := s.o.Hierarchies
+	if hs == nil {
+		var err error
+		if hs, err = HostHierarchies(); err != nil {
+			return err
+		}
 	}
 	for _, h := range hs {
 		if err := s.mountHierarchy(h, m.Destination, o); err != nil {
-			return fmt.Errorf("%s: %w", filepath.Base(h.mountpoint), err)
+			return fmt.Errorf("%s: %w", filepath.Base(h.Mountpoint), err)
 		}
 	}
 	if err := s.linkComounts(hs, m.Destination); err != nil {
@@ -97,14 +100,14 @@ func (s *setup) mountCgroupV1(m specs.Mount, o *mountOpts) error {
 	return remountBind(top, &mountOpts{flags: unix.MS_RDONLY})
 }
 
-func (s *setup) mountHierarchy(h hierarchy, dest string, o *mountOpts) error {
-	name := filepath.Base(h.mountpoint)
+func (s *setup) mountHierarchy(h Hierarchy, dest string, o *mountOpts) error {
+	name := filepath.Base(h.Mountpoint)
 	target := filepath.Join(dest, name)
-	if len(h.subsystems) == 0 { // the cgroup2 part of a hybrid host
+	if len(h.Subsystems) == 0 { // the cgroup2 part of a hybrid host
 		return s.mountUnified(target, o)
 	}
 	if s.o.CgroupNS {
-		data := h.subsystems
+		data := h.Subsystems
 		if len(data) == 1 && strings.HasPrefix(data[0], "name=") {
 			// Without "none" the kernel would try to attach every free
 			// controller to a named hierarchy.
@@ -114,13 +117,13 @@ func (s *setup) mountHierarchy(h hierarchy, dest string, o *mountOpts) error {
 		opts.data = append(append([]string(nil), o.data...), data...)
 		return s.fsMount(specs.Mount{Destination: target, Type: "cgroup", Source: "cgroup"}, &opts)
 	}
-	dir, err := s.containerCgroupDir(h.subsystems[0], h.mountpoint)
+	dir, err := s.containerCgroupDir(h.Subsystems[0], h.Mountpoint)
 	if err != nil {
 		return err
 	}
-	if len(h.subsystems) > 1 {
+	if len(h.Subsystems) > 1 {
 		// The container's path may be listed under any co-mounted name.
-		for _, sub := range h.subsystems {
+		for _, sub := range h.Subsystems {
 			if p, ok := s.o.CgroupPaths[sub]; ok && p != "" {
 				dir = p
 				break
@@ -146,15 +149,15 @@ func (s *setup) bindCgroupDir(dir, target string, o *mountOpts) error {
 
 // linkComounts creates dest/cpu -> cpu,cpuacct and the like, as the host
 // (systemd) does, so programs looking for a single controller find it.
-func (s *setup) linkComounts(hs []hierarchy, dest string) error {
+func (s *setup) linkComounts(hs []Hierarchy, dest string) error {
 	dir, err := s.reopen(dest)
 	if err != nil {
 		return err
 	}
 	defer dir.Close()
 	for _, h := range hs {
-		name := filepath.Base(h.mountpoint)
-		for _, sub := range h.subsystems {
+		name := filepath.Base(h.Mountpoint)
+		for _, sub := range h.Subsystems {
 			if sub == name || strings.HasPrefix(sub, "name=") {
 				continue
 			}
@@ -194,9 +197,11 @@ func (s *setup) containerCgroupDir(key, mountpoint string) (string, error) {
 	return filepath.Join(mountpoint, rel), nil
 }
 
-// hostHierarchies lists the cgroup mounts directly below /sys/fs/cgroup,
-// sorted by mount point.
-func hostHierarchies() ([]hierarchy, error) {
+// HostHierarchies lists the cgroup mounts directly below /sys/fs/cgroup
+// that this process is in, sorted by mount point. The parent sends its
+// own list to the init (Options.Hierarchies), which then reads neither
+// mountinfo nor /proc/self/cgroup on its start path.
+func HostHierarchies() ([]Hierarchy, error) {
 	own, err := ownCgroups()
 	if err != nil {
 		return nil, err
@@ -206,26 +211,26 @@ func hostHierarchies() ([]hierarchy, error) {
 		return nil, fmt.Errorf("read mountinfo: %w", err)
 	}
 	seen := map[string]bool{}
-	var hs []hierarchy
+	var hs []Hierarchy
 	for _, m := range mounts {
 		if filepath.Dir(m.Mountpoint) != hostCgroupRoot || seen[m.Mountpoint] {
 			continue
 		}
 		seen[m.Mountpoint] = true
-		h := hierarchy{mountpoint: m.Mountpoint}
+		h := Hierarchy{Mountpoint: m.Mountpoint}
 		if m.FSType == "cgroup" {
 			for _, opt := range strings.Split(m.VFSOptions, ",") {
 				if _, ok := own[opt]; ok {
-					h.subsystems = append(h.subsystems, opt)
+					h.Subsystems = append(h.Subsystems, opt)
 				}
 			}
-			if len(h.subsystems) == 0 {
+			if len(h.Subsystems) == 0 {
 				continue // a hierarchy this process is not in
 			}
 		}
 		hs = append(hs, h)
 	}
-	sort.Slice(hs, func(i, j int) bool { return hs[i].mountpoint < hs[j].mountpoint })
+	sort.Slice(hs, func(i, j int) bool { return hs[i].Mountpoint < hs[j].Mountpoint })
 	return hs, nil
 }
 
