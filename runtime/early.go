@@ -22,8 +22,8 @@ import (
 // (dialled at clone), and the systemd and rootless cgroup drivers, whose
 // cgroup creation depends on the resources.
 
-// earlyConfig is the part of config.json the clone needs. A small type,
-// so that encoding/json builds decoders for a handful of types only.
+// earlyConfig is the part of config.json the clone needs, read by
+// decodeEarly (early_scan.go).
 type earlyConfig struct {
 	Linux *earlyLinux `json:"linux"`
 }

@@ -1,6 +1,7 @@
 // Package proto is the sync protocol between gocker (the parent) and the
-// container's init (the child). Messages are JSON, one per datagram on a
-// SOCK_SEQPACKET socketpair, so there is no framing to get wrong, and file
+// container's init (the child). Messages are one per datagram on a
+// SOCK_SEQPACKET socketpair, so there is no framing to get wrong, in a
+// binary encoding of the Go types (wire.go; JSON from the C constructor), and file
 // descriptors (the pty master, a seccomp listener) ride along as SCM_RIGHTS.
 package proto
 
