@@ -85,9 +85,9 @@ type Bootstrap struct {
 	CgroupPaths  map[string]string `json:"cgroupPaths,omitempty"`
 	// CgroupMounts are the host's v1 hierarchies, for a "cgroup" mount.
 	CgroupMounts []rootfs.Hierarchy `json:"cgroupMounts,omitempty"`
-	CgroupNS     bool              `json:"cgroupNS,omitempty"` // unshare a cgroup ns after joining the cgroup
-	TimeNS       bool              `json:"timeNS,omitempty"`   // unshare a time ns and write the offsets
-	PreserveFDs  int               `json:"preserveFDs,omitempty"`
+	CgroupNS     bool               `json:"cgroupNS,omitempty"` // unshare a cgroup ns after joining the cgroup
+	TimeNS       bool               `json:"timeNS,omitempty"`   // unshare a time ns and write the offsets
+	PreserveFDs  int                `json:"preserveFDs,omitempty"`
 	// RuntimeHooks: the parent has prestart or createRuntime hooks, so the
 	// init must stop before pivot_root and let it run them.
 	RuntimeHooks bool `json:"runtimeHooks,omitempty"`
