@@ -417,11 +417,16 @@ func (cr *creation) converse(sock *os.File) (*Init, error) {
 			// the Go init starts, and a small limit would kill it at
 			// startup ("pthread_create failed"). Nothing of the user's
 			// runs before this point; runc sets them here too.
-			if err := cr.cg.SetLimits(); err != nil {
-				return nil, fmt.Errorf("set cgroup limits: %w", err)
-			}
-			if err := c.Store.Save(c.State); err != nil {
+			// state.json goes to disk meanwhile: the init waits for both,
+			// and neither needs the other (a failure undoes both).
+			saved := make(chan error, 1)
+			go func() { saved <- c.Store.Save(c.State) }()
+			limErr := cr.cg.SetLimits()
+			if err := <-saved; limErr == nil && err != nil {
 				return nil, fmt.Errorf("save state: %w", err)
+			}
+			if limErr != nil {
+				return nil, fmt.Errorf("set cgroup limits: %w", limErr)
 			}
 			if cr.co.PidFile != "" {
 				if err := writePidFile(cr.co.PidFile, c.State.InitPid); err != nil {
