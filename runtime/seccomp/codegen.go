@@ -269,15 +269,71 @@ type sharedChain struct {
 }
 
 func (c *compiler) emitChain(a *asm, bits32 bool, rules *sysRules) {
-	for _, r := range rules.conds {
+	conds := rules.conds
+	for i := 0; i < len(conds); {
+		if j := eqGroupEnd(conds, i, bits32); j-i > 1 {
+			emitEqGroup(a, bits32, conds[i:j])
+			i = j
+			continue
+		}
+		r := conds[i]
 		fail := a.label()
 		for _, cd := range r.conds {
 			emitCond(a, bits32, cd, fail)
 		}
 		a.ret(r.ret)
 		a.bind(fail)
+		i++
 	}
 	a.ret(c.defRet)
+}
+
+// eqGroupEnd is the end of the run of rules from i that each have one
+// condition "arg N == v", with the same N and the same return (and, on a
+// 64-bit ABI, the same high word of v). Docker's profile has 30 such
+// rules for socket(2), one per address family.
+func eqGroupEnd(conds []condRule, i int, bits32 bool) int {
+	first := conds[i]
+	if len(first.conds) != 1 || first.conds[0].op != specs.OpEqualTo {
+		return i + 1
+	}
+	c0 := first.conds[0]
+	j := i + 1
+	for ; j < len(conds); j++ {
+		r := conds[j]
+		if len(r.conds) != 1 || r.ret != first.ret {
+			break
+		}
+		cd := r.conds[0]
+		if cd.op != specs.OpEqualTo || cd.index != c0.index || !bits32 && cd.value>>32 != c0.value>>32 {
+			break
+		}
+	}
+	return j
+}
+
+// emitEqGroup tests a run from eqGroupEnd with one load of the argument
+// and one compare per value, where a rule each would reload it: 34
+// instructions instead of 150 for socket(2) on x86_64. The rules return
+// the same, so which of them matches does not matter.
+func emitEqGroup(a *asm, bits32 bool, group []condRule) {
+	c0 := group[0].conds[0]
+	after, hit := a.label(), a.label()
+	if !bits32 {
+		a.ld(argHi(c0.index))
+		a.jmp(unix.BPF_JEQ, uint32(c0.value>>32), next, after)
+	}
+	a.ld(argLo(c0.index))
+	for i, r := range group {
+		miss := label(next)
+		if i == len(group)-1 {
+			miss = after
+		}
+		a.jmp(unix.BPF_JEQ, uint32(r.conds[0].value), hit, miss)
+	}
+	a.bind(hit)
+	a.ret(group[0].ret)
+	a.bind(after)
 }
 
 func argLo(i uint) uint32 { return offArgs + 8*uint32(i) }     // little endian:

@@ -322,3 +322,55 @@ func BenchmarkCompileDocker(b *testing.B) {
 		}
 	}
 }
+
+// TestEqualityGroupsMatchReference: runs of "arg == v" rules, compiled to
+// one load and a compare per value, decide as the rules do one by one:
+// for the listed values, their neighbours, other high words, and runs
+// broken by another action, another argument or another high word.
+func TestEqualityGroupsMatchReference(t *testing.T) {
+	eq := func(idx uint, v uint64, act specs.LinuxSeccompAction) specs.LinuxSyscall {
+		return specs.LinuxSyscall{Names: []string{"socket", "personality"}, Action: act,
+			Args: []specs.LinuxSeccompArg{{Index: idx, Op: specs.OpEqualTo, Value: v}}}
+	}
+	var vals []uint64
+	s := &specs.LinuxSeccomp{DefaultAction: specs.ActErrno,
+		Architectures: []specs.Arch{specs.ArchX86_64, specs.ArchX86, specs.ArchX32}}
+	for i, v := range []uint64{1, 2, 10, 17, 0x100000002, 0x100000005, 40, 41, 0xffffffff} {
+		act := specs.ActAllow
+		if i == 6 {
+			act = specs.ActLog // breaks the run
+		}
+		s.Syscalls = append(s.Syscalls, eq(0, v, act))
+		vals = append(vals, v)
+	}
+	s.Syscalls = append(s.Syscalls, eq(1, 7, specs.ActAllow), eq(1, 8, specs.ActAllow), eq(0, 99, specs.ActAllow))
+	vals = append(vals, 7, 8, 99)
+	f, err := Compile(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var args []uint64
+	for _, v := range vals {
+		args = append(args, v, v+1, v-1, v^1<<32, v|0xffffffff00000000, uint64(uint32(v)))
+	}
+	var inputs []seccompData
+	for _, arch := range []uint32{auditX86_64, auditI386} {
+		for _, name := range []string{"socket", "personality"} {
+			for _, ab := range []*abi{abiX86_64, abiX86, abiX32} {
+				nr, ok := ab.lookup(name)
+				if !ok || ab.audit != arch {
+					continue
+				}
+				for _, a0 := range args {
+					for _, a1 := range []uint64{7, 8, 9, 7 | 1<<32} {
+						inputs = append(inputs, seccompData{arch: arch, nr: nr, args: [6]uint64{a0, a1}})
+					}
+				}
+			}
+		}
+	}
+	if len(inputs) < 1000 {
+		t.Fatalf("only %d inputs", len(inputs))
+	}
+	checkAgainstRef(t, s, f, inputs)
+}
