@@ -116,14 +116,17 @@ func TestCVE2019_5736(t *testing.T) {
 	if out, err := exec.Command("cp", runtimePath, bin).CombinedOutput(); err != nil {
 		t.Fatalf("copy runtime: %v: %s", err, out)
 	}
-	// gocker runs the init from gocker-init beside it: that binary is the
-	// one /proc/self/exe names in the container, so it is copied and
-	// checked too.
+	// gocker runs the init from gocker-init (or gocker-nsenter) beside it:
+	// that binary is the one /proc/self/exe names in the container, so it
+	// is copied and checked too.
 	bins := []string{bin}
-	if initBin := filepath.Join(filepath.Dir(runtimePath), "gocker-init"); isGocker() {
-		cp := filepath.Join(filepath.Dir(bin), "gocker-init")
-		if out, err := exec.Command("cp", initBin, cp).CombinedOutput(); err != nil {
-			t.Fatalf("copy gocker-init: %v: %s", err, out)
+	for _, name := range []string{"gocker-init", "gocker-nsenter"} {
+		if !isGocker() {
+			break
+		}
+		cp := filepath.Join(filepath.Dir(bin), name)
+		if out, err := exec.Command("cp", filepath.Join(filepath.Dir(runtimePath), name), cp).CombinedOutput(); err != nil {
+			t.Fatalf("copy %s: %v: %s", name, err, out)
 		}
 		bins = append(bins, cp)
 	}

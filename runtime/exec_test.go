@@ -2,6 +2,7 @@ package runtime
 
 import (
 	"reflect"
+	goruntime "runtime"
 	"testing"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
@@ -95,5 +96,27 @@ func TestPlanJoinedTimeNS(t *testing.T) {
 	// constructor joins it, first.
 	if p.cEnter != "time:/t,mnt:/m" || !reflect.DeepEqual(p.setns, []string{"/n"}) {
 		t.Errorf("cEnter %q setns %v", p.cEnter, p.setns)
+	}
+}
+
+// TestInitBinaryChoice: the cgo build runs only when its constructor has
+// work to do.
+func TestInitBinaryChoice(t *testing.T) {
+	if goruntime.GOARCH != "amd64" {
+		t.Skip("the pure-Go init's entry point is amd64 only")
+	}
+	for _, c := range []struct {
+		plan nsPlan
+		want string
+	}{
+		{nsPlan{}, initBinaryName},
+		{nsPlan{clone: 0x7e020000}, initBinaryName},
+		{nsPlan{cEnter: "mnt:/proc/1/ns/mnt"}, nsenterBinaryName},
+		{nsPlan{forkPid: true}, nsenterBinaryName},
+		{nsPlan{unshare: 0x20000}, nsenterBinaryName},
+	} {
+		if got := c.plan.initBinary(); got != c.want {
+			t.Errorf("%+v: %s, want %s", c.plan, got, c.want)
+		}
 	}
 }

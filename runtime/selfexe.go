@@ -40,15 +40,19 @@ import (
 // benchmarks. Unset means overlay, then memfd.
 const envSelfExe = "_GOCKER_SELFEXE"
 
-// The program executed is gocker-init from gocker's own directory: the
-// init alone (cmd/gocker-init), built with cgo for the C constructor that
-// joins namespaces before the Go runtime starts. gocker itself is pure Go
-// and cannot be the init; a pure-Go binary starts faster and maps fewer
-// pages (issue 2).
-const initBinaryName = "gocker-init"
+// The program executed is the init alone (cmd/gocker-init), from gocker's
+// own directory, in one of its two builds: gocker-init, pure Go, for a
+// new container; gocker-nsenter, with cgo for the C constructor that
+// joins user, mount and time namespaces before the Go runtime starts
+// threads, when there is any joining to do (exec, namespaces by path).
+// gocker itself is pure Go and cannot be the init.
+const (
+	initBinaryName    = "gocker-init"
+	nsenterBinaryName = "gocker-nsenter"
+)
 
-// initBinary is the path of gocker-init beside the running gocker.
-func initBinary() (string, error) {
+// initBinary is the path of the init binary name beside the running gocker.
+func initBinary(name string) (string, error) {
 	exe, err := os.Readlink("/proc/self/exe")
 	if err != nil {
 		return "", err
@@ -58,20 +62,20 @@ func initBinary() (string, error) {
 	if strings.HasSuffix(exe, " (deleted)") {
 		return "", errors.New("the running binary was deleted")
 	}
-	p := filepath.Join(filepath.Dir(exe), initBinaryName)
+	p := filepath.Join(filepath.Dir(exe), name)
 	fi, err := os.Stat(p)
 	if err != nil || !fi.Mode().IsRegular() || fi.Mode()&0o111 == 0 {
-		return "", fmt.Errorf("%s not found beside %s: gocker runs the container's init from it; install both binaries (make install)", initBinaryName, exe)
+		return "", fmt.Errorf("%s not found beside %s: gocker runs the container's init from it; install all of gocker's binaries (make install)", name, exe)
 	}
 	return p, nil
 }
 
 // sealedSelf returns an O_PATH (overlay, robind) or memfd handle on the
-// gocker-init binary through which it cannot be modified. scratch must
+// init binary name through which it cannot be modified. scratch must
 // be an existing directory gocker owns; overlay needs a second lower layer
 // and the binary's directory, being the top layer, hides whatever it holds.
-func sealedSelf(scratch string) (*os.File, error) {
-	path, err := initBinary()
+func sealedSelf(scratch, name string) (*os.File, error) {
+	path, err := initBinary(name)
 	if err != nil {
 		return nil, err
 	}

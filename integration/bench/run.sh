@@ -76,6 +76,7 @@ if [ -x "$GOCKER" ]; then
   mkdir -p "$tmp/installed"
   install -m 0755 "$GOCKER" "$tmp/installed/gocker"
   [ ! -x "$GOCKER-init" ] || install -m 0755 "$GOCKER-init" "$tmp/installed/gocker-init"
+  [ ! -x "$GOCKER-nsenter" ] || install -m 0755 "$GOCKER-nsenter" "$tmp/installed/gocker-nsenter"
   [ ! -x "$GOCKER-network" ] || install -m 0755 "$GOCKER-network" "$tmp/installed/gocker-network"
   GOCKER=$tmp/installed/gocker
 fi

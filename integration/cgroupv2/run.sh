@@ -148,6 +148,7 @@ build_initramfs() {
   cp "$gocker" "$s/gocker"
   # gocker runs the container's init from gocker-init beside it.
   cp "$gocker-init" "$s/gocker-init"
+  cp "$gocker-nsenter" "$s/gocker-nsenter"
   [ ! -x "$gocker-network" ] || cp "$gocker-network" "$s/gocker-network"
   cp "$work/integration.test" "$work/cgroups.test" "$s/tests/"
   cp -a "$rootfs" "$s/rootfs"

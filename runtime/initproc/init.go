@@ -36,7 +36,11 @@ func init() {
 		// (ptrace(2), "Ptrace access mode checking"), while we hold host
 		// fds and still run the gocker binary (CVE-2016-9962). execve of
 		// the user's program resets the flag; credential changes on the way
-		// keep it off (fs.suid_dumpable).
+		// keep it off (fs.suid_dumpable). Both builds of gocker-init are
+		// already non-dumpable here, from their first instruction (the
+		// asm entry point, the C constructor); StartedDumpable tells.
+		d, err := unix.PrctlRetInt(unix.PR_GET_DUMPABLE, 0, 0, 0, 0)
+		startedDumpable = err != nil || d != 0
 		unix.Prctl(unix.PR_SET_DUMPABLE, 0, 0, 0, 0)
 		// The comm of a re-exec through /proc/self/exe or an fd is a
 		// number or "exe"; name it for ps, OOM logs and `gocker ps`.
@@ -44,6 +48,12 @@ func init() {
 		unix.Prctl(unix.PR_SET_NAME, uintptr(unsafe.Pointer(&name[0])), 0, 0, 0)
 	}
 }
+
+var startedDumpable bool
+
+// StartedDumpable reports whether the process was still dumpable when Go
+// code first ran: a build without its entry point (see cmd/gocker-init).
+func StartedDumpable() bool { return startedDumpable }
 
 // Main is the whole init. It returns only on failure, after reporting the
 // error to the parent, or to stderr when the parent is gone.
