@@ -3,15 +3,11 @@
 package runtime
 
 import (
-	"bytes"
-	"encoding/json/jsontext"
-	"errors"
-	"io"
-	"slices"
-	"strconv"
 	"strings"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
+
+	"github.com/gocker/gocker/spec/jsonscan"
 )
 
 // decodeEarly reads the earlyConfig fields from raw with a token scan
@@ -19,142 +15,48 @@ import (
 // encoding/json took 280 µs cold for the default bundle, building its
 // decoders by reflection, where this takes under 100 µs (measured in a
 // fresh process). It gives what json.Unmarshal gives (field names
-// matched case-insensitively, a later duplicate winning, null leaving a
+// matched case-insensitively, [] kept apart from null, null leaving a
 // string alone and clearing the rest); anything else, such as a wrong
-// type or a name given twice, returns ok=false and create takes the sequential path, whose
-// decoder words the error. createEarly checks the result against the
-// full decode (sameEarly).
+// type or a name given twice, returns ok=false and create takes the
+// sequential path, whose decoder words the error. createEarly checks the
+// result against the full decode (sameEarly).
 func decodeEarly(raw []byte) (ec earlyConfig, ok bool) {
-	d := jsontext.NewDecoder(bytes.NewReader(raw), jsontext.AllowDuplicateNames(true), jsontext.AllowInvalidUTF8(true))
-	err := scanObject(d, func(k string) error {
+	d := jsonscan.New(raw)
+	err := d.Object(func(k string) error {
 		if !strings.EqualFold(k, "linux") {
-			return d.SkipValue()
+			return d.Skip()
 		}
-		if isNull(d) {
+		if d.IsNull() {
 			ec.Linux = nil
-			return d.SkipValue()
+			return d.Skip()
 		}
-		if ec.Linux == nil {
-			ec.Linux = &earlyLinux{}
-		}
+		ec.Linux = &earlyLinux{}
 		return scanLinux(d, ec.Linux)
 	})
-	if err == nil {
-		_, err = d.ReadToken()
-		if err == io.EOF {
-			return ec, true
-		}
+	if err != nil || d.End() != nil {
+		return earlyConfig{}, false
 	}
-	return earlyConfig{}, false
+	return ec, true
 }
 
-var errShape = errors.New("not the shape encoding/json expects")
-
-func isNull(d *jsontext.Decoder) bool { return d.PeekKind() == 'n' }
-
-// scanObject reads one object, calling field for each name with the
-// decoder before the value, which field must consume. A name given twice
-// (in any case) is left to encoding/json, which merges duplicates.
-func scanObject(d *jsontext.Decoder, field func(string) error) error {
-	tok, err := d.ReadToken()
-	if err != nil {
-		return err
-	}
-	if tok.Kind() != '{' {
-		return errShape
-	}
-	var seen []string
-	for d.PeekKind() != '}' {
-		name, err := d.ReadToken()
-		if err != nil {
-			return err
-		}
-		k := strings.ToLower(name.String())
-		if slices.Contains(seen, k) {
-			return errShape
-		}
-		seen = append(seen, k)
-		if err := field(name.String()); err != nil {
-			return err
-		}
-	}
-	_, err = d.ReadToken()
-	return err
-}
-
-// scanArray reads one array (null: nil), calling elem for each element.
-func scanArray(d *jsontext.Decoder, elem func() error) (isNil bool, err error) {
-	tok, err := d.ReadToken()
-	if err != nil {
-		return false, err
-	}
-	switch tok.Kind() {
-	case 'n':
-		return true, nil
-	case '[':
-	default:
-		return false, errShape
-	}
-	for d.PeekKind() != ']' {
-		if err := elem(); err != nil {
-			return false, err
-		}
-	}
-	_, err = d.ReadToken()
-	return false, err
-}
-
-// scanString reads a string into *s; null leaves it as it is.
-func scanString(d *jsontext.Decoder, s *string) error {
-	tok, err := d.ReadToken()
-	switch {
-	case err != nil:
-		return err
-	case tok.Kind() == 'n':
-	case tok.Kind() == '"':
-		*s = tok.String()
-	default:
-		return errShape
-	}
-	return nil
-}
-
-func scanUint32(d *jsontext.Decoder, u *uint32) error {
-	tok, err := d.ReadToken()
-	switch {
-	case err != nil:
-		return err
-	case tok.Kind() == 'n':
-	case tok.Kind() == '0':
-		v, err := strconv.ParseUint(tok.String(), 10, 32)
-		if err != nil {
-			return errShape
-		}
-		*u = uint32(v)
-	default:
-		return errShape
-	}
-	return nil
-}
-
-func scanLinux(d *jsontext.Decoder, l *earlyLinux) error {
-	return scanObject(d, func(k string) error {
+func scanLinux(d *jsonscan.Decoder, l *earlyLinux) error {
+	return d.Object(func(k string) error {
 		switch {
 		case strings.EqualFold(k, "namespaces"):
 			l.Namespaces = []specs.LinuxNamespace{} // [] is empty, not nil
-			isNil, err := scanArray(d, func() error {
+			isNil, err := d.Array(func() error {
 				var ns specs.LinuxNamespace
-				err := scanObject(d, func(k string) error {
+				err := d.Object(func(k string) error {
 					switch {
 					case strings.EqualFold(k, "type"):
 						t := string(ns.Type)
-						err := scanString(d, &t)
+						err := d.String(&t)
 						ns.Type = specs.LinuxNamespaceType(t)
 						return err
 					case strings.EqualFold(k, "path"):
-						return scanString(d, &ns.Path)
+						return d.String(&ns.Path)
 					}
-					return d.SkipValue()
+					return d.Skip()
 				})
 				l.Namespaces = append(l.Namespaces, ns)
 				return err
@@ -168,41 +70,41 @@ func scanLinux(d *jsontext.Decoder, l *earlyLinux) error {
 		case strings.EqualFold(k, "gidMappings"):
 			return scanMappings(d, &l.GIDMappings)
 		case strings.EqualFold(k, "cgroupsPath"):
-			return scanString(d, &l.CgroupsPath)
+			return d.String(&l.CgroupsPath)
 		case strings.EqualFold(k, "seccomp"):
-			if isNull(d) {
+			if d.IsNull() {
 				l.Seccomp = nil
-				return d.SkipValue()
+				return d.Skip()
 			}
-			if l.Seccomp == nil {
-				l.Seccomp = &earlySeccomp{}
-			}
-			return scanObject(d, func(k string) error {
+			l.Seccomp = &earlySeccomp{}
+			return d.Object(func(k string) error {
 				if strings.EqualFold(k, "listenerPath") {
-					return scanString(d, &l.Seccomp.ListenerPath)
+					return d.String(&l.Seccomp.ListenerPath)
 				}
-				return d.SkipValue()
+				return d.Skip()
 			})
 		}
-		return d.SkipValue()
+		return d.Skip()
 	})
 }
 
-func scanMappings(d *jsontext.Decoder, out *[]specs.LinuxIDMapping) error {
+func scanMappings(d *jsonscan.Decoder, out *[]specs.LinuxIDMapping) error {
 	*out = []specs.LinuxIDMapping{}
-	isNil, err := scanArray(d, func() error {
+	isNil, err := d.Array(func() error {
 		var m specs.LinuxIDMapping
-		err := scanObject(d, func(k string) error {
+		var c, h, s uint64
+		err := d.Object(func(k string) error {
 			switch {
 			case strings.EqualFold(k, "containerID"):
-				return scanUint32(d, &m.ContainerID)
+				return d.Uint(&c, 32)
 			case strings.EqualFold(k, "hostID"):
-				return scanUint32(d, &m.HostID)
+				return d.Uint(&h, 32)
 			case strings.EqualFold(k, "size"):
-				return scanUint32(d, &m.Size)
+				return d.Uint(&s, 32)
 			}
-			return d.SkipValue()
+			return d.Skip()
 		})
+		m.ContainerID, m.HostID, m.Size = uint32(c), uint32(h), uint32(s)
 		*out = append(*out, m)
 		return err
 	})
