@@ -231,10 +231,6 @@ func run(conn *proto.Conn, fifoFd int) error {
 	return p.exec()
 }
 
-// joinCgroup writes "0" into each v1 tasks file the parent sent, which
-// moves this thread, the one that will execve, into the container's
-// cgroup (runtime/cgroups: BeginCreate and OpenTasks say why not
-// cgroup.procs), and closes them: no host fd may stay open.
 // enterCgroup returns a func that, on its first call, joins the
 // container's cgroups and then unshares the cgroup namespace, whose root
 // is the caller's cgroup at unshare time (cgroup_namespaces(7)). fds are
@@ -267,6 +263,10 @@ func enterCgroup(conn *proto.Conn, b *proto.Bootstrap, fds []int) func() error {
 	}
 }
 
+// joinCgroup writes "0" into each v1 tasks file the parent sent, which
+// moves this thread, the one that will execve, into the container's
+// cgroup (runtime/cgroups: BeginCreate and OpenTasks say why not
+// cgroup.procs), and closes them: no host fd may stay open.
 func joinCgroup(fds []int, n int) error {
 	var err error
 	for i, fd := range fds {
