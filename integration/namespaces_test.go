@@ -167,3 +167,28 @@ func readAll(t *testing.T, files []string) string {
 	}
 	return b.String()
 }
+
+// TestCgroupNSFreshMounts: in a cgroup namespace, a fresh "cgroup2"
+// mount shows the container's own cgroup as its root, not the host's
+// tree (cgroup_namespaces(7)): the init must be in its cgroup and
+// namespace before it mounts, wherever the mount sits in the list.
+func TestCgroupNSFreshMounts(t *testing.T) {
+	if _, err := os.Stat("/sys/fs/cgroup/unified/cgroup.procs"); err != nil {
+		if _, err := os.Stat("/sys/fs/cgroup/cgroup.controllers"); err != nil {
+			t.Skip("no cgroup2 hierarchy on this host")
+		}
+	}
+	e := newEnv(t)
+	// Subdirectories of the fresh mount: none, when its root is the
+	// container's own (leaf) cgroup; the host's root has some.
+	lines := e.runLines(`n=0; for d in /home/*/; do [ -d "$d" ] && n=$((n+1)); done; echo dirs=$n; grep '^0::' /proc/self/cgroup`,
+		func(s *specs.Spec) {
+			s.Linux.Namespaces = append(s.Linux.Namespaces, specs.LinuxNamespace{Type: specs.CgroupNamespace})
+			// First in the list: before /proc, /dev and the rest.
+			s.Mounts = append([]specs.Mount{{Destination: "/home", Type: "cgroup2", Source: "cgroup2",
+				Options: []string{"nosuid", "noexec", "nodev", "ro"}}}, s.Mounts...)
+		})
+	if len(lines) != 2 || lines[0] != "dirs=0" || lines[1] != "0::/" {
+		t.Errorf("fresh cgroup2 mount in a cgroup namespace: %q, want [dirs=0 0::/]", lines)
+	}
+}

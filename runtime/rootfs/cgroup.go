@@ -19,11 +19,6 @@ const hostCgroupRoot = "/sys/fs/cgroup"
 // its shape to the runtime; like runc we show the container its own cgroup,
 // never the host's whole tree.
 func (s *setup) mountCgroup(m specs.Mount, o *mountOpts) error {
-	if s.o.EnterCgroup != nil {
-		if err := s.o.EnterCgroup(); err != nil {
-			return err
-		}
-	}
 	var st unix.Statfs_t
 	if err := unix.Statfs(hostCgroupRoot, &st); err != nil {
 		return fmt.Errorf("statfs %s: %w", hostCgroupRoot, err)

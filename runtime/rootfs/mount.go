@@ -39,6 +39,13 @@ func (s *setup) doMount(m specs.Mount) error {
 	if m.Type == "bind" && !o.isBind() {
 		o.flags |= unix.MS_BIND
 	}
+	// A cgroup filesystem shows the cgroup namespace of whoever mounts
+	// it: the init must be in its cgroups and namespace first.
+	if (m.Type == "cgroup" || m.Type == "cgroup2") && s.o.EnterCgroup != nil {
+		if err := s.o.EnterCgroup(); err != nil {
+			return err
+		}
+	}
 	switch {
 	case o.isBind():
 		return s.bindMount(m, o)

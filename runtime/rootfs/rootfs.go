@@ -33,7 +33,7 @@ type Options struct {
 	Hierarchies []Hierarchy
 	// EnterCgroup, if set, puts the init into the container's cgroups
 	// (and its cgroup namespace); it is called before the first "cgroup"
-	// mount, which shows them.
+	// or "cgroup2" mount, which shows them.
 	EnterCgroup func() error
 	// RootFD, if set, is an O_PATH handle on the rootfs directory in this
 	// mount namespace, opened by the parent, which may search directories
