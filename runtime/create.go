@@ -320,7 +320,7 @@ func (cr *creation) sendBootstrap(plan *nsPlan, join *initCgroupJoin, later bool
 		b.CgroupPaths = cr.cgroupPaths()
 	}
 	var err error
-	if b.CgroupMounts, err = cgroupMountsFor(c.Spec); err != nil {
+	if b.CgroupMounts, err = cgroupMountsFor(c.Spec, cr.cg); err != nil {
 		return err
 	}
 	rootDir, err := openRootfsIn(c.State.InitPid, plan, c.State.Rootfs)
@@ -563,14 +563,21 @@ func isBind(m *specs.Mount) bool {
 // cgroupMountsFor lists the host's v1 hierarchies for the init when s
 // mounts "cgroup": reading them there, mountinfo and /proc/self/cgroup,
 // took the init 0.25 ms on its start path (perf record); here the parent
-// waits for the init's start anyway.
-func cgroupMountsFor(s *specs.Spec) ([]rootfs.Hierarchy, error) {
+// waits for the init's start anyway, and has the mount table from placing
+// the cgroup.
+func cgroupMountsFor(s *specs.Spec, cg *cgroups.Manager) ([]rootfs.Hierarchy, error) {
 	if cgroups.IsV2() {
 		return nil, nil
 	}
 	for _, m := range s.Mounts {
 		if m.Type == "cgroup" {
-			hs, err := rootfs.HostHierarchies()
+			var hs []rootfs.Hierarchy
+			var err error
+			if ms := cg.Mounts(); ms != nil {
+				hs, err = rootfs.HierarchiesFrom(ms)
+			} else {
+				hs, err = rootfs.HostHierarchies()
+			}
 			if err != nil {
 				return nil, fmt.Errorf("list cgroup hierarchies: %w", err)
 			}

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/moby/sys/mountinfo"
 	"github.com/opencontainers/cgroups"
 	// Registers the device controller (v1 devices.allow/deny, v2 eBPF);
 	// without it the library refuses any device rule with
@@ -47,10 +48,15 @@ type Manager struct {
 	// rootlessOptional: no permission to create the cgroup is not an
 	// error (rootless, no cgroupsPath, no limits).
 	rootlessOptional bool
-	none             bool // rootlessOptional and no permission: no cgroup at all
-	systemd          bool // the systemd driver: systemd moves processes
-	checked          bool // BeginCreate found out shared and created
+	none             bool              // rootlessOptional and no permission: no cgroup at all
+	systemd          bool              // the systemd driver: systemd moves processes
+	checked          bool              // BeginCreate found out shared and created
+	mounts           []*mountinfo.Info // v1 fs driver: the mount table New read
 }
+
+// Mounts is the mount table New read to place a v1 cgroup (nil for v2
+// and systemd), so the caller need not read mountinfo again.
+func (m *Manager) Mounts() []*mountinfo.Info { return m.mounts }
 
 // Bounds for operations that wait for the kernel.
 var (
@@ -78,8 +84,9 @@ func New(id, cgroupsPath string, res *specs.LinuxResources, o Options) (*Manager
 		return nil, err
 	}
 	var paths map[string]string
+	var mounts []*mountinfo.Info
 	if !v2 && !o.Systemd {
-		if paths, err = v1Paths(cg.Path, cg.Resources.SkipDevices); err != nil {
+		if paths, mounts, err = v1Paths(cg.Path, cg.Resources.SkipDevices); err != nil {
 			return nil, fmt.Errorf("cgroup manager for %s: %w", id, err)
 		}
 	}
@@ -87,7 +94,7 @@ func New(id, cgroupsPath string, res *specs.LinuxResources, o Options) (*Manager
 	if err != nil {
 		return nil, fmt.Errorf("cgroup manager for %s: %w", id, err)
 	}
-	m := &Manager{mgr: mgr, cg: cg, v2: v2, inner: cg.Path, shared: o.Shared, created: !o.Shared, systemd: o.Systemd,
+	m := &Manager{mgr: mgr, cg: cg, v2: v2, inner: cg.Path, mounts: mounts, shared: o.Shared, created: !o.Shared, systemd: o.Systemd,
 		rootlessOptional: o.Rootless && cgroupsPath == "" && !hasLimits(res)}
 	// A second pass now that the paths are known: a limit for a
 	// controller this host does not have is refused here, naming the

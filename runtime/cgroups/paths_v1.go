@@ -31,12 +31,14 @@ const v1DefaultRoot = "/sys/fs/cgroup"
 // under the root whose super options name it; a subsystem that is not
 // mounted is left out, except devices, which is required; on a hybrid
 // host the cgroup2 mount at /sys/fs/cgroup/unified is the "" entry.
-func v1Paths(inner string, skipDevices bool) (map[string]string, error) {
+// It also returns the mounts it read, for Manager.Mounts.
+func v1Paths(inner string, skipDevices bool) (map[string]string, []*mountinfo.Info, error) {
 	all, err := mountinfo.GetMounts(nil)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	return v1PathsFrom(all, inner, skipDevices, cgroups.IsCgroup2HybridMode())
+	paths, err := v1PathsFrom(all, inner, skipDevices, cgroups.IsCgroup2HybridMode())
+	return paths, all, err
 }
 
 func v1PathsFrom(all []*mountinfo.Info, inner string, skipDevices, hybrid bool) (map[string]string, error) {

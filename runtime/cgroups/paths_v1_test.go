@@ -21,7 +21,7 @@ func TestV1PathsMatchLibrary(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		got, err := v1Paths(cg.Path, skip)
+		got, _, err := v1Paths(cg.Path, skip)
 		if err != nil {
 			t.Fatal(err)
 		}

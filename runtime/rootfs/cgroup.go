@@ -197,18 +197,24 @@ func (s *setup) containerCgroupDir(key, mountpoint string) (string, error) {
 // own list to the init (Options.Hierarchies), which then reads neither
 // mountinfo nor /proc/self/cgroup on its start path.
 func HostHierarchies() ([]Hierarchy, error) {
-	own, err := ownCgroups()
-	if err != nil {
-		return nil, err
-	}
 	mounts, err := mountinfo.GetMounts(mountinfo.FSTypeFilter("cgroup", "cgroup2"))
 	if err != nil {
 		return nil, fmt.Errorf("read mountinfo: %w", err)
 	}
+	return HierarchiesFrom(mounts)
+}
+
+// HierarchiesFrom is HostHierarchies over mounts already read (the parent
+// has read mountinfo for the cgroup paths).
+func HierarchiesFrom(mounts []*mountinfo.Info) ([]Hierarchy, error) {
+	own, err := ownCgroups()
+	if err != nil {
+		return nil, err
+	}
 	seen := map[string]bool{}
 	var hs []Hierarchy
 	for _, m := range mounts {
-		if filepath.Dir(m.Mountpoint) != hostCgroupRoot || seen[m.Mountpoint] {
+		if m.FSType != "cgroup" && m.FSType != "cgroup2" || filepath.Dir(m.Mountpoint) != hostCgroupRoot || seen[m.Mountpoint] {
 			continue
 		}
 		seen[m.Mountpoint] = true
