@@ -100,7 +100,7 @@ func createEarly(o Options, co CreateOpts, raw []byte, early *specs.Spec) (*Cont
 			return errors.New("internal error: the early decode of config.json differs from the full one; please report it with the config")
 		}
 		if rawSeccomp != nil {
-			cr.seccomp = &deferredSeccomp{bundle: co.Bundle, config: raw, raw: rawSeccomp}
+			cr.seccomp = &deferredSeccomp{bundle: co.Bundle, config: raw, raw: rawSeccomp, cache: newSeccompCache(o.Root)}
 		}
 		return cr.useSpec(s, v)
 	})
@@ -112,10 +112,13 @@ func createEarly(o Options, co CreateOpts, raw []byte, early *specs.Spec) (*Cont
 // and the parent has nothing else to do, instead of while the two
 // processes start and compete for the CPUs. The init gets the program
 // with the ack (proto.Bootstrap.SeccompLater) and installs it last, as
-// always.
+// always. A profile compiled before comes from the cache
+// (seccomp_cache.go), without a decode: profile stays nil, which nothing
+// after the init's spec is sent reads (specForInit leaves it out anyway).
 type deferredSeccomp struct {
 	bundle      string
 	config, raw []byte
+	cache       *seccompCache
 	done        chan struct{}
 	profile     *specs.LinuxSeccomp
 	filter      *seccomp.Filter
@@ -130,8 +133,16 @@ func (d *deferredSeccomp) start() {
 	d.done = make(chan struct{})
 	go func() {
 		defer close(d.done)
+		key := d.cache.key(d.raw)
+		if d.filter = d.cache.load(key); d.filter != nil {
+			d.filter.LogWarnings()
+			return
+		}
 		if d.profile, d.err = gspec.DecodeSeccomp(d.bundle, d.config, d.raw); d.err == nil {
 			d.filter, d.err = seccomp.Compile(d.profile)
+		}
+		if d.err == nil {
+			d.cache.store(key, d.filter)
 		}
 	}()
 }

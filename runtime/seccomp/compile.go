@@ -160,10 +160,16 @@ func Compile(s *specs.LinuxSeccomp) (*Filter, error) {
 		ListenerPath: s.ListenerPath, ListenerMetadata: s.ListenerMetadata,
 	}
 	f.flags = installFlags(flags, c.notify)
+	f.LogWarnings()
+	return f, nil
+}
+
+// LogWarnings logs f's warnings at warning level, as Compile does; a
+// program taken from the cache logs them again.
+func (f *Filter) LogWarnings() {
 	if len(f.Warnings) > 0 {
 		logrus.Warn("seccomp: " + strings.Join(f.Warnings, "; "))
 	}
-	return f, nil
 }
 
 // libseccompPseudo are names libseccomp knows that have no number on the

@@ -44,3 +44,38 @@ func TestWireRoundTrip(t *testing.T) {
 		t.Error("malformed program accepted")
 	}
 }
+
+// TestBinaryRoundTrip: the cache form keeps the whole Filter, warnings
+// included, and every truncation or extension of it is refused.
+func TestBinaryRoundTrip(t *testing.T) {
+	f, err := Compile(&specs.LinuxSeccomp{
+		DefaultAction: specs.ActErrno, ListenerPath: "/run/agent.sock", ListenerMetadata: "meta",
+		Flags: []specs.LinuxSeccompFlag{specs.LinuxSeccompFlagLog},
+		Syscalls: []specs.LinuxSyscall{
+			{Names: []string{"read", "write", "no_such_syscall"}, Action: specs.ActAllow},
+			{Names: []string{"mkdir"}, Action: specs.ActNotify},
+		},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(f.Warnings) == 0 {
+		t.Fatal("expected a warning for no_such_syscall")
+	}
+	b := f.AppendBinary(nil)
+	g, err := ParseBinary(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(f, g) {
+		t.Errorf("round trip changed the filter:\n%#v\n%#v", f, g)
+	}
+	for n := 0; n < len(b); n++ {
+		if _, err := ParseBinary(b[:n]); err == nil {
+			t.Fatalf("a program cut to %d of %d bytes was accepted", n, len(b))
+		}
+	}
+	if _, err := ParseBinary(append(b, 0)); err == nil {
+		t.Error("trailing byte accepted")
+	}
+}

@@ -14,6 +14,7 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
+	"strings"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -146,7 +147,9 @@ func (s Store) List() ([]string, error) {
 	}
 	var ids []string
 	for _, e := range ents {
-		if e.IsDir() {
+		// A name that is no valid id is the runtime's own, e.g. the
+		// seccomp cache "@seccomp".
+		if e.IsDir() && !strings.HasPrefix(e.Name(), "@") {
 			ids = append(ids, e.Name())
 		}
 	}
