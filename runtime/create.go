@@ -483,6 +483,9 @@ func (cr *creation) cleanup() {
 	if cr.conn != nil {
 		cr.conn.Close()
 	}
+	if d := cr.seccomp; d != nil && d.done != nil {
+		<-d.done // a failed create must not exit in the middle of its cache write
+	}
 	if cr.done {
 		return
 	}
