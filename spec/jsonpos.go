@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"reflect"
-	"regexp"
 	"strconv"
 	"strings"
 )
@@ -118,12 +117,22 @@ func parentPath(p string) string {
 	return ""
 }
 
-var identKey = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
+// isIdent reports whether key matches [A-Za-z_][A-Za-z0-9_]*.
+func isIdent(key string) bool {
+	for i := 0; i < len(key); i++ {
+		c := key[i]
+		if c == '_' || 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || i > 0 && '0' <= c && c <= '9' {
+			continue
+		}
+		return false
+	}
+	return key != ""
+}
 
 // joinKey appends an object key to a path: plain keys as ".key", keys that
 // are not identifiers (sysctl and annotation names) as ["net.ipv4.ip_forward"].
 func joinKey(path, key string) string {
-	if !identKey.MatchString(key) {
+	if !isIdent(key) {
 		return path + "[" + strconv.Quote(key) + "]"
 	}
 	if path == "" {

@@ -10,6 +10,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"sync"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"github.com/sirupsen/logrus"
@@ -184,7 +185,9 @@ func resourcesFromFlags(c *cli.Context) (*specs.LinuxResources, error) {
 // sizeRe is the grammar `runc update` accepts (docker/go-units
 // RAMInBytes): a decimal number, an optional space, an optional binary
 // unit k/m/g/t/p, an optional "i" and an optional "b".
-var sizeRe = regexp.MustCompile(`^(\d+(?:\.\d+)?) ?([kKmMgGtTpP])?[iI]?[bB]?$`)
+var sizeRe = sync.OnceValue(func() *regexp.Regexp {
+	return regexp.MustCompile(`^(\d+(?:\.\d+)?) ?([kKmMgGtTpP])?[iI]?[bB]?$`)
+}) // compiled on first use: not at every gocker start
 
 // parseSize reads a byte size; "-1" means unlimited. Units are powers of
 // 1024, as in runc.
@@ -192,7 +195,7 @@ func parseSize(s string) (int64, error) {
 	if s == "-1" {
 		return -1, nil
 	}
-	m := sizeRe.FindStringSubmatch(s)
+	m := sizeRe().FindStringSubmatch(s)
 	if m == nil {
 		return 0, fmt.Errorf("invalid size %q (want bytes or a number with a unit such as 512m or 1g; -1 for unlimited)", s)
 	}
