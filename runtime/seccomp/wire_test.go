@@ -8,12 +8,14 @@ import (
 	"github.com/opencontainers/runtime-spec/specs-go"
 )
 
-func TestWireRoundTrip(t *testing.T) {
+// wireFilter compiles a profile with every part a Filter carries: flags,
+// a listener, a notify rule, an argument check and an unknown name.
+func wireFilter(t *testing.T) *Filter {
 	f, err := Compile(&specs.LinuxSeccomp{
 		DefaultAction: specs.ActErrno, ListenerPath: "/run/agent.sock", ListenerMetadata: "meta",
 		Flags: []specs.LinuxSeccompFlag{specs.LinuxSeccompFlagLog},
 		Syscalls: []specs.LinuxSyscall{
-			{Names: []string{"read", "write", "exit_group"}, Action: specs.ActAllow},
+			{Names: []string{"read", "write", "exit_group", "no_such_syscall"}, Action: specs.ActAllow},
 			{Names: []string{"mkdir"}, Action: specs.ActNotify},
 			{Names: []string{"openat"}, Action: specs.ActAllow, Args: []specs.LinuxSeccompArg{{Index: 2, Value: 3, ValueTwo: 1, Op: specs.OpMaskedEqual}}},
 		},
@@ -21,6 +23,11 @@ func TestWireRoundTrip(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	return f
+}
+
+func TestWireRoundTrip(t *testing.T) {
+	f := wireFilter(t)
 	data, err := json.Marshal(f.Wire())
 	if err != nil {
 		t.Fatal(err)
@@ -48,17 +55,7 @@ func TestWireRoundTrip(t *testing.T) {
 // TestBinaryRoundTrip: the cache form keeps the whole Filter, warnings
 // included, and every truncation or extension of it is refused.
 func TestBinaryRoundTrip(t *testing.T) {
-	f, err := Compile(&specs.LinuxSeccomp{
-		DefaultAction: specs.ActErrno, ListenerPath: "/run/agent.sock", ListenerMetadata: "meta",
-		Flags: []specs.LinuxSeccompFlag{specs.LinuxSeccompFlagLog},
-		Syscalls: []specs.LinuxSyscall{
-			{Names: []string{"read", "write", "no_such_syscall"}, Action: specs.ActAllow},
-			{Names: []string{"mkdir"}, Action: specs.ActNotify},
-		},
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
+	f := wireFilter(t)
 	if len(f.Warnings) == 0 {
 		t.Fatal("expected a warning for no_such_syscall")
 	}
