@@ -9,6 +9,8 @@ import (
 	"slices"
 	"time"
 
+	"golang.org/x/sys/unix"
+
 	"github.com/gocker/gocker/runtime/proto"
 	"github.com/gocker/gocker/runtime/seccomp"
 	"github.com/gocker/gocker/runtime/state"
@@ -58,7 +60,7 @@ func (sc *seccompCache) key(raw []byte) string {
 // load returns the cached program of key, or nil. An unreadable or
 // malformed entry is a miss, and is written again after the compile.
 func (sc *seccompCache) load(key string) *seccomp.Filter {
-	if sc == nil {
+	if sc == nil || !sc.private() {
 		return nil
 	}
 	b, err := os.ReadFile(filepath.Join(sc.dir, key))
@@ -72,6 +74,18 @@ func (sc *seccompCache) load(key string) *seccomp.Filter {
 	return f
 }
 
+// private reports whether the cache directory is ours alone (owned by
+// our euid, no group or other access, not a symlink), so that nobody else
+// can have put a program there: a --root in a shared place must not let
+// another user choose a container's seccomp filter.
+func (sc *seccompCache) private() bool {
+	var st unix.Stat_t
+	if unix.Lstat(sc.dir, &st) != nil {
+		return false
+	}
+	return st.Mode&unix.S_IFMT == unix.S_IFDIR && st.Mode&0o077 == 0 && st.Uid == uint32(os.Geteuid())
+}
+
 // store writes f under key (temp file and rename: a reader never sees a
 // torn entry) and trims the cache. It is best effort: a failure only
 // means the next create compiles again.
@@ -79,7 +93,7 @@ func (sc *seccompCache) store(key string, f *seccomp.Filter) {
 	if sc == nil {
 		return
 	}
-	if err := os.Mkdir(sc.dir, 0o700); err != nil && !os.IsExist(err) {
+	if err := os.Mkdir(sc.dir, 0o700); (err != nil && !os.IsExist(err)) || !sc.private() {
 		return
 	}
 	if state.WriteFileAtomic(filepath.Join(sc.dir, key), f.AppendBinary(nil), 0o600) == nil {

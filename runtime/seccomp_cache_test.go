@@ -122,3 +122,32 @@ func TestSeccompCacheOff(t *testing.T) {
 		t.Errorf("nil cache wrote %d entries", len(ents))
 	}
 }
+
+// TestSeccompCacheNotPrivate: a cache directory that others can write is
+// not read, whatever it holds.
+func TestSeccompCacheNotPrivate(t *testing.T) {
+	withBuild(t, "test-build")
+	sc := newSeccompCache(t.TempDir())
+	key := sc.key([]byte("x"))
+	sc.store(key, compiled(t, "read"))
+	if sc.load(key) == nil {
+		t.Fatal("no hit in a private cache")
+	}
+	if err := os.Chmod(sc.dir, 0o777); err != nil {
+		t.Fatal(err)
+	}
+	if sc.load(key) != nil {
+		t.Error("hit in a world-writable cache directory")
+	}
+	os.Chmod(sc.dir, 0o700)
+	real := sc.dir + ".real"
+	if err := os.Rename(sc.dir, real); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink(real, sc.dir); err != nil {
+		t.Fatal(err)
+	}
+	if sc.load(key) != nil {
+		t.Error("hit through a symlinked cache directory")
+	}
+}
