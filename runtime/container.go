@@ -41,7 +41,18 @@ type Options struct {
 func (o Options) store() state.Store { return state.Store{Root: o.Root} }
 
 // Load opens an existing container.
-func Load(o Options, id string) (*Container, error) {
+func Load(o Options, id string) (*Container, error) { return load(o, id, false) }
+
+// LoadStatus opens a container for what `state` and `list` print: the
+// stored facts and the status, which needs linux.cgroupsPath alone (the
+// freezer tells paused). So config.json is token-scanned for it
+// (decodeEarly) instead of decoded: encoding/json builds its codecs for
+// the whole spec by reflection in every new process, about 1 ms here, on
+// every `state` that containerd's shim runs. c.Spec then holds only
+// linux.namespaces, the id mappings and linux.cgroupsPath.
+func LoadStatus(o Options, id string) (*Container, error) { return load(o, id, true) }
+
+func load(o Options, id string, statusOnly bool) (*Container, error) {
 	if err := gspec.ValidateID(id); err != nil {
 		return nil, err
 	}
@@ -59,16 +70,24 @@ func Load(o Options, id string) (*Container, error) {
 		s = &state.State{ID: id}
 	}
 	c := &Container{ID: id, Store: st, State: s}
-	if data, err := os.ReadFile(st.Path(id, state.ConfigFile)); err == nil {
-		var sp specs.Spec
-		if err := json.Unmarshal(data, &sp); err == nil {
-			c.Spec = &sp
+	data, err := os.ReadFile(st.Path(id, state.ConfigFile))
+	if err != nil {
+		return c, nil
+	}
+	if statusOnly {
+		if ec, ok := decodeEarly(data); ok {
+			c.Spec = ec.spec()
+			return c, nil
 		}
+	}
+	var sp specs.Spec
+	if err := json.Unmarshal(data, &sp); err == nil {
+		c.Spec = &sp
 	}
 	return c, nil
 }
 
-// List loads every container in the root.
+// List loads every container in the root, for their status (LoadStatus).
 func List(o Options) ([]*Container, error) {
 	ids, err := o.store().List()
 	if err != nil {
@@ -76,7 +95,7 @@ func List(o Options) ([]*Container, error) {
 	}
 	var out []*Container
 	for _, id := range ids {
-		if c, err := Load(o, id); err == nil {
+		if c, err := LoadStatus(o, id); err == nil {
 			out = append(out, c)
 		}
 	}

@@ -54,6 +54,14 @@ func earlyConfigOf(o Options, raw []byte) *specs.Spec {
 	if ec.Linux.Seccomp != nil && ec.Linux.Seccomp.ListenerPath != "" {
 		return nil
 	}
+	return ec.spec()
+}
+
+// spec is a spec with what ec holds: namespaces, id mappings, cgroupsPath.
+func (ec earlyConfig) spec() *specs.Spec {
+	if ec.Linux == nil {
+		return &specs.Spec{}
+	}
 	return &specs.Spec{Linux: &specs.Linux{
 		Namespaces: ec.Linux.Namespaces, UIDMappings: ec.Linux.UIDMappings,
 		GIDMappings: ec.Linux.GIDMappings, CgroupsPath: ec.Linux.CgroupsPath,

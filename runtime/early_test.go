@@ -67,3 +67,46 @@ func TestDecodeEarlyLikeJSON(t *testing.T) {
 		}
 	}
 }
+
+// TestLoadStatusLikeLoad: what LoadStatus keeps of config.json (the
+// fields Status reads) is what Load decodes, for configs the scan reads
+// and for ones it gives up on.
+func TestLoadStatusLikeLoad(t *testing.T) {
+	configs := map[string]string{
+		"cgroups path": `{"ociVersion":"1.0.2","process":{"args":["sh"]},"linux":{"cgroupsPath":"/x/y","namespaces":[{"type":"pid"},{"type":"net","path":"/proc/1/ns/net"}],"resources":{"memory":{"limit":1}}}}`,
+		"no linux":     `{"ociVersion":"1.0.2"}`,
+		"gives up":     `{"linux":{"cgroupsPath":"a"},"linux":{"cgroupsPath":"b"}}`,
+	}
+	for name, cfg := range configs {
+		t.Run(name, func(t *testing.T) {
+			o := Options{Root: t.TempDir()}
+			dir := filepath.Join(o.Root, "c1")
+			if err := os.Mkdir(dir, 0o700); err != nil {
+				t.Fatal(err)
+			}
+			os.WriteFile(filepath.Join(dir, "state.json"), []byte(`{"id":"c1","bundle":"/b"}`), 0o600)
+			os.WriteFile(filepath.Join(dir, "config.json"), []byte(cfg), 0o600)
+			full, err := Load(o, "c1")
+			if err != nil {
+				t.Fatal(err)
+			}
+			light, err := LoadStatus(o, "c1")
+			if err != nil {
+				t.Fatal(err)
+			}
+			if full.Spec == nil || light.Spec == nil {
+				t.Fatalf("no spec: %v %v", full.Spec, light.Spec)
+			}
+			if (full.Spec.Linux == nil) != (light.Spec.Linux == nil) {
+				t.Fatalf("linux: %v vs %v", full.Spec.Linux, light.Spec.Linux)
+			}
+			if full.Spec.Linux != nil && (full.Spec.Linux.CgroupsPath != light.Spec.Linux.CgroupsPath ||
+				!reflect.DeepEqual(full.Spec.Linux.Namespaces, light.Spec.Linux.Namespaces)) {
+				t.Errorf("LoadStatus kept %+v, Load decoded %+v", light.Spec.Linux, full.Spec.Linux)
+			}
+			if !reflect.DeepEqual(full.State, light.State) {
+				t.Errorf("state differs: %+v vs %+v", full.State, light.State)
+			}
+		})
+	}
+}
