@@ -13,9 +13,10 @@ import (
 var ErrNotRunning = errors.New("container not running")
 
 // Kill sends sig to the container's init, or with all to every process in
-// its cgroup.
+// its cgroup. It needs the status and the cgroup, nothing else of the
+// spec (LoadStatus).
 func Kill(o Options, id string, sig unix.Signal, all bool) error {
-	c, err := Load(o, id)
+	c, err := LoadStatus(o, id)
 	if err != nil {
 		return err
 	}
