@@ -16,7 +16,7 @@ import (
 // container must fail, but containerd's shim deletes created tasks without
 // --force, as runc allows (see README, differences from runc).
 func Delete(o Options, id string, force bool) error {
-	c, err := Load(o, id)
+	c, err := LoadBrief(o, id)
 	if err != nil {
 		return err
 	}

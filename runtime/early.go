@@ -40,6 +40,25 @@ type earlySeccomp struct {
 	ListenerPath string `json:"listenerPath"`
 }
 
+// briefConfig is what state, list, kill, start and delete read of the
+// config snapshot (LoadBrief): earlyConfig, whether there is a process,
+// the hooks.
+type briefConfig struct {
+	earlyConfig
+	Process *struct{}    `json:"process"`
+	Hooks   *specs.Hooks `json:"hooks"`
+}
+
+// spec is a spec with what bc holds; Process, when present, is empty.
+func (bc briefConfig) spec() *specs.Spec {
+	s := bc.earlyConfig.spec()
+	s.Hooks = bc.Hooks
+	if bc.Process != nil {
+		s.Process = &specs.Process{}
+	}
+	return s
+}
+
 // earlyConfigOf returns the spec to clone the init with, or nil when the
 // sequential path must be taken (see above; and for a config that does
 // not decode, whose error the full decoder words).

@@ -9,3 +9,8 @@ import "encoding/json"
 func decodeEarly(raw []byte) (ec earlyConfig, ok bool) {
 	return ec, json.Unmarshal(raw, &ec) == nil
 }
+
+// decodeBrief reads the briefConfig fields of raw.
+func decodeBrief(raw []byte) (bc briefConfig, ok bool) {
+	return bc, json.Unmarshal(raw, &bc) == nil
+}

@@ -3,6 +3,7 @@
 package runtime
 
 import (
+	"encoding/json"
 	"strings"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
@@ -21,22 +22,50 @@ import (
 // sequential path, whose decoder words the error. createEarly checks the
 // result against the full decode (sameEarly).
 func decodeEarly(raw []byte) (ec earlyConfig, ok bool) {
+	bc, ok := scanConfig(raw, false)
+	return bc.earlyConfig, ok
+}
+
+// decodeBrief reads the briefConfig fields of raw, as decodeEarly does.
+func decodeBrief(raw []byte) (bc briefConfig, ok bool) { return scanConfig(raw, true) }
+
+func scanConfig(raw []byte, brief bool) (bc briefConfig, ok bool) {
 	d := jsonscan.New(raw)
 	err := d.Object(func(k string) error {
-		if !strings.EqualFold(k, "linux") {
+		switch {
+		case strings.EqualFold(k, "linux"):
+			if d.IsNull() {
+				bc.Linux = nil
+				return d.Skip()
+			}
+			bc.Linux = &earlyLinux{}
+			return scanLinux(d, bc.Linux)
+		case brief && strings.EqualFold(k, "process"):
+			switch d.Kind() {
+			case 'n':
+				bc.Process = nil
+			case '{':
+				bc.Process = &struct{}{}
+			default:
+				return jsonscan.ErrShape
+			}
 			return d.Skip()
+		case brief && strings.EqualFold(k, "hooks"):
+			v, err := d.Raw()
+			if err != nil {
+				return err
+			}
+			// The hooks are decoded by encoding/json itself: they are
+			// small, and so are exactly what the full decode gives.
+			bc.Hooks = nil
+			return json.Unmarshal(v, &bc.Hooks)
 		}
-		if d.IsNull() {
-			ec.Linux = nil
-			return d.Skip()
-		}
-		ec.Linux = &earlyLinux{}
-		return scanLinux(d, ec.Linux)
+		return d.Skip()
 	})
 	if err != nil || d.End() != nil {
-		return earlyConfig{}, false
+		return briefConfig{}, false
 	}
-	return ec, true
+	return bc, true
 }
 
 func scanLinux(d *jsonscan.Decoder, l *earlyLinux) error {

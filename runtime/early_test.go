@@ -68,14 +68,19 @@ func TestDecodeEarlyLikeJSON(t *testing.T) {
 	}
 }
 
-// TestLoadStatusLikeLoad: what LoadStatus keeps of config.json (the
-// fields Status reads) is what Load decodes, for configs the scan reads
-// and for ones it gives up on.
-func TestLoadStatusLikeLoad(t *testing.T) {
+// TestLoadBriefLikeLoad: what LoadBrief keeps of config.json (the fields
+// state, kill, start and delete read) is what Load decodes, for configs
+// the scan reads and for ones it gives up on.
+func TestLoadBriefLikeLoad(t *testing.T) {
 	configs := map[string]string{
 		"cgroups path": `{"ociVersion":"1.0.2","process":{"args":["sh"]},"linux":{"cgroupsPath":"/x/y","namespaces":[{"type":"pid"},{"type":"net","path":"/proc/1/ns/net"}],"resources":{"memory":{"limit":1}}}}`,
-		"no linux":     `{"ociVersion":"1.0.2"}`,
-		"gives up":     `{"linux":{"cgroupsPath":"a"},"linux":{"cgroupsPath":"b"}}`,
+		"hooks": `{"Hooks":{"poststart":[{"path":"/bin/a","args":["a","b"],"env":["X=1"],"timeout":3}],"poststop":[{"path":"/bin/b"}],"prestart":null},
+			"process":null,"linux":{}}`,
+		"no linux":        `{"ociVersion":"1.0.2","hooks":null}`,
+		"gives up":        `{"linux":{"cgroupsPath":"a"},"linux":{"cgroupsPath":"b"}}`,
+		"process number":  `{"process":5,"linux":{"cgroupsPath":"a"}}`,
+		"hooks wrong":     `{"hooks":{"poststop":[{"path":7}]},"linux":{"cgroupsPath":"a"}}`,
+		"duplicate hooks": `{"hooks":{"poststop":[{"path":"/a"}]},"HOOKS":{"poststart":[{"path":"/b"}]}}`,
 	}
 	for name, cfg := range configs {
 		t.Run(name, func(t *testing.T) {
@@ -90,22 +95,31 @@ func TestLoadStatusLikeLoad(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			light, err := LoadStatus(o, "c1")
+			brief, err := LoadBrief(o, "c1")
 			if err != nil {
 				t.Fatal(err)
 			}
-			if full.Spec == nil || light.Spec == nil {
-				t.Fatalf("no spec: %v %v", full.Spec, light.Spec)
+			if !reflect.DeepEqual(full.State, brief.State) {
+				t.Errorf("state differs: %+v vs %+v", full.State, brief.State)
 			}
-			if (full.Spec.Linux == nil) != (light.Spec.Linux == nil) {
-				t.Fatalf("linux: %v vs %v", full.Spec.Linux, light.Spec.Linux)
+			if (full.Spec == nil) != (brief.Spec == nil) {
+				t.Fatalf("spec: %v vs %v", full.Spec, brief.Spec)
 			}
-			if full.Spec.Linux != nil && (full.Spec.Linux.CgroupsPath != light.Spec.Linux.CgroupsPath ||
-				!reflect.DeepEqual(full.Spec.Linux.Namespaces, light.Spec.Linux.Namespaces)) {
-				t.Errorf("LoadStatus kept %+v, Load decoded %+v", light.Spec.Linux, full.Spec.Linux)
+			if full.Spec == nil {
+				return
 			}
-			if !reflect.DeepEqual(full.State, light.State) {
-				t.Errorf("state differs: %+v vs %+v", full.State, light.State)
+			if (full.Spec.Process == nil) != (brief.Spec.Process == nil) {
+				t.Errorf("process: %v vs %v", full.Spec.Process, brief.Spec.Process)
+			}
+			if !reflect.DeepEqual(full.Spec.Hooks, brief.Spec.Hooks) {
+				t.Errorf("hooks: %+v vs %+v", full.Spec.Hooks, brief.Spec.Hooks)
+			}
+			if (full.Spec.Linux == nil) != (brief.Spec.Linux == nil) {
+				t.Fatalf("linux: %v vs %v", full.Spec.Linux, brief.Spec.Linux)
+			}
+			if full.Spec.Linux != nil && (full.Spec.Linux.CgroupsPath != brief.Spec.Linux.CgroupsPath ||
+				!reflect.DeepEqual(full.Spec.Linux.Namespaces, brief.Spec.Linux.Namespaces)) {
+				t.Errorf("LoadBrief kept %+v, Load decoded %+v", brief.Spec.Linux, full.Spec.Linux)
 			}
 		})
 	}

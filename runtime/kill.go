@@ -13,10 +13,9 @@ import (
 var ErrNotRunning = errors.New("container not running")
 
 // Kill sends sig to the container's init, or with all to every process in
-// its cgroup. It needs the status and the cgroup, nothing else of the
-// spec (LoadStatus).
+// its cgroup.
 func Kill(o Options, id string, sig unix.Signal, all bool) error {
-	c, err := LoadStatus(o, id)
+	c, err := LoadBrief(o, id)
 	if err != nil {
 		return err
 	}

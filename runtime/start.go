@@ -21,7 +21,7 @@ import (
 // with one, start waits (after releasing the lock) until the container says
 // READY=1 or its init exits, and passes it on, as runc does.
 func Start(o Options, id, notifySocket string) error {
-	c, err := Load(o, id)
+	c, err := LoadBrief(o, id)
 	if err != nil {
 		return err
 	}

@@ -19,7 +19,7 @@ func init() {
 			if err != nil {
 				return err
 			}
-			ct, err := runtime.LoadStatus(opts(c), id)
+			ct, err := runtime.LoadBrief(opts(c), id)
 			if err != nil {
 				return err
 			}

@@ -44,6 +44,15 @@ func (d *Decoder) End() error {
 // Skip consumes one value.
 func (d *Decoder) Skip() error { return d.d.SkipValue() }
 
+// Raw consumes one value and returns a copy of its bytes.
+func (d *Decoder) Raw() ([]byte, error) {
+	v, err := d.d.ReadValue()
+	return bytes.Clone(v), err
+}
+
+// Kind is the kind of the next value: 'n', 'f', 't', '"', '0', '{', '['.
+func (d *Decoder) Kind() byte { return byte(d.d.PeekKind()) }
+
 // IsNull reports whether the next value is null.
 func (d *Decoder) IsNull() bool { return d.d.PeekKind() == 'n' }
 
