@@ -234,15 +234,37 @@ func (m *Manager) SetLimits() error {
 
 // applyRetry retries when a parent vanished under us: Destroy of another
 // container may rmdir an empty /gocker between our mkdir of it and of the
-// child (see prune).
+// child (see prune). The library reports that as ENOENT, except in a named
+// v1 hierarchy (name=systemd), whose errors it ignores
+// (opencontainers/cgroups fs.NameGroup.Apply): so success means every
+// directory is there, checked. Once they are, they keep their parents.
+// A file of a parent being removed reads ENODEV (kernfs), as the cpuset
+// controller's copy of the parent's cpus and mems does.
 func (m *Manager) applyRetry(pid int) error {
 	var err error
 	for range 5 {
-		if err = m.mgr.Apply(pid); err == nil || !errors.Is(err, fs.ErrNotExist) {
+		err = m.mgr.Apply(pid)
+		if err == nil {
+			err = m.allExist()
+		}
+		if err == nil || !(errors.Is(err, fs.ErrNotExist) || errors.Is(err, unix.ENODEV)) {
 			return err
 		}
 	}
 	return err
+}
+
+// allExist reports a hierarchy whose cgroup directory is missing.
+func (m *Manager) allExist() error {
+	for _, p := range m.Paths() {
+		if p == "" {
+			continue
+		}
+		if _, err := os.Stat(p); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // rollback undoes a failed Apply. When the failure came after pid joined,
