@@ -79,28 +79,48 @@ func (c *Container) releaseInit() error {
 		return fmt.Errorf("open exec fifo: %w", err)
 	}
 	defer unix.Close(fd)
-	got := false
 	buf := make([]byte, 1)
+	read := func() (int, error) { return unix.Read(fd, buf) }
+	poll := func(d time.Duration) {
+		unix.Poll([]unix.PollFd{{Fd: int32(fd), Events: unix.POLLIN}}, int(d/time.Millisecond))
+	}
+	if err := awaitExec(read, c.initAlive, poll); err != nil {
+		return err
+	}
+	return c.removeFifo(path)
+}
+
+// awaitExec reads the exec fifo (read: one non-blocking read) until the
+// init's byte and then end-of-file have come; poll waits up to d for
+// input; alive tells whether the init is still there.
+func awaitExec(read func() (int, error), alive func() bool, poll func(d time.Duration)) error {
+	got := false
 	for wait := time.Millisecond; ; {
-		n, err := unix.Read(fd, buf)
+		n, err := read()
 		switch {
 		case n == 1:
 			got = true
 			continue
 		case n == 0 && err == nil && got:
 			// EOF after the byte: the init has exec'd.
-			return c.removeFifo(path)
+			return nil
 		case err != nil && err != unix.EAGAIN && err != unix.EINTR:
 			return fmt.Errorf("read exec fifo: %w", err)
 		}
 		// n == 0 before the byte: no writer has opened yet. After the byte
 		// EOF must come (exec or death both close the write end), and a
 		// program that already ran and exited is not an error.
-		if !got && !c.initAlive() {
+		if !got && !alive() {
+			// The init may have opened, written and exec'd a short
+			// program that exited, all since our read: then the byte is
+			// waiting (seen under load: /bin/true, 4 runs at once).
+			if n, _ := read(); n == 1 {
+				got = true
+				continue
+			}
 			return errors.New("container init exited before start")
 		}
-		pfd := []unix.PollFd{{Fd: int32(fd), Events: unix.POLLIN}}
-		unix.Poll(pfd, int(wait/time.Millisecond))
+		poll(wait)
 		if wait < 100*time.Millisecond {
 			wait *= 2
 		}
