@@ -25,9 +25,8 @@ import (
 // (containers/crun#1035). The entry is written only after a successful
 // compile of exactly those bytes by exactly this build, and the compiler
 // reads nothing but the profile, so a hit gives what a compile would. The
-// kernel still checks the program at install. The directory is as private
-// as the root (0700 in a 0711 root): whoever can write it can already
-// rewrite every container's state.
+// kernel still checks the program at install. Only a directory that is
+// ours alone is read or written (private).
 const (
 	seccompCacheDir = "@seccomp" // "@" is not allowed in a container id (spec/id.go)
 	seccompCacheMax = 32         // entries; each is the program (~3.3 KB for Docker's)
