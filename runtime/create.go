@@ -467,6 +467,11 @@ func (cr *creation) initError(err error) error {
 		return err
 	}
 	if err == io.EOF || errors.Is(err, unix.ECONNRESET) || errors.Is(err, unix.EPIPE) {
+		// The init may have said why before it went, while we were busy
+		// sending (the cgroup message after an early bootstrap).
+		if pe := cr.conn.Leftover(); pe != nil {
+			return pe
+		}
 		cr.cmd.Process.Kill()
 		if werr := cr.cmd.Wait(); werr != nil {
 			return fmt.Errorf("container init exited before it was ready: %v", werr)

@@ -341,6 +341,11 @@ func (x *execution) ready() error {
 // childError explains a sync failure by how the child ended.
 func (x *execution) childError(err error) error {
 	if err == io.EOF || errors.Is(err, unix.ECONNRESET) || errors.Is(err, unix.EPIPE) {
+		if x.conn != nil {
+			if pe := x.conn.Leftover(); pe != nil { // see creation.initError
+				return pe
+			}
+		}
 		x.kill()
 		if werr := x.cmd.Wait(); werr != nil {
 			return fmt.Errorf("exec process exited before it ran: %v", werr)

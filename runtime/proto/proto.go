@@ -220,7 +220,33 @@ func firstFd(fds []int) int {
 }
 
 // RecvFds reads one message and all the fds attached to it.
-func (c *Conn) RecvFds() (*Msg, []int, error) {
+func (c *Conn) RecvFds() (*Msg, []int, error) { return c.recvFds(0) }
+
+// Leftover returns the error the peer sent before it closed, if it is
+// still queued. A send to a peer that reported an error and exited fails
+// with EPIPE while its words wait unread on our side; and a close with
+// our last message unread makes the next send or read fail once with
+// ECONNRESET before the queue is read (net/unix/af_unix.c sets sk_err on
+// release; net/core/datagram.c checks it first). It
+// never blocks.
+func (c *Conn) Leftover() *PeerError {
+	for range 8 {
+		m, fds, err := c.recvFds(unix.MSG_DONTWAIT)
+		if errors.Is(err, unix.ECONNRESET) {
+			continue
+		}
+		if err != nil {
+			return nil
+		}
+		closeFds(fds)
+		if m.Type == TypeError {
+			return &PeerError{Msg: m.Msg}
+		}
+	}
+	return nil
+}
+
+func (c *Conn) recvFds(flags int) (*Msg, []int, error) {
 	if c.buf == nil {
 		c.buf = make([]byte, 64<<10)
 	}
@@ -229,7 +255,7 @@ func (c *Conn) RecvFds() (*Msg, []int, error) {
 	for {
 		// MSG_PEEK|MSG_TRUNC tells the real length, so big messages work
 		// without a huge buffer on every read.
-		n, _, _, _, err := unix.Recvmsg(int(c.f.Fd()), buf, nil, unix.MSG_PEEK|unix.MSG_TRUNC)
+		n, _, _, _, err := unix.Recvmsg(int(c.f.Fd()), buf, nil, unix.MSG_PEEK|unix.MSG_TRUNC|flags)
 		if err == unix.EINTR {
 			continue
 		}
@@ -247,7 +273,7 @@ func (c *Conn) RecvFds() (*Msg, []int, error) {
 	var n, oobn int
 	var err error
 	for {
-		n, oobn, _, _, err = unix.Recvmsg(int(c.f.Fd()), buf, oob, unix.MSG_CMSG_CLOEXEC)
+		n, oobn, _, _, err = unix.Recvmsg(int(c.f.Fd()), buf, oob, unix.MSG_CMSG_CLOEXEC|flags)
 		if err != unix.EINTR {
 			break
 		}
