@@ -154,7 +154,10 @@ func TestResourcesMemoryOOM(t *testing.T) {
 		sh(`dd if=/dev/zero of=/dev/null bs=64M count=1; echo dd-status=$?; exec sleep 1000`))))
 	ev := e.rtStart(opts{timeout: 60 * time.Second}, "events", "--interval", "200ms", id)
 	evOut := e.outFileOf(ev)
-	time.Sleep(300 * time.Millisecond) // events has armed the OOM notification
+	// The first stats event: events is up and watching (gocker arms the
+	// OOM notification before its first tick), where a fixed sleep could
+	// end first on a loaded host.
+	e.waitFileContains(evOut, `"type":"stats"`, 10*time.Second)
 	e.ok(e.rt("start", id))
 	e.waitFileContains(out, "dd-status=137", 10*time.Second) // 128+SIGKILL
 	e.waitFileContains(evOut, `"type":"oom"`, 10*time.Second)
