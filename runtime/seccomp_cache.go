@@ -3,6 +3,7 @@ package runtime
 import (
 	"crypto/sha256"
 	"encoding/hex"
+	"io"
 	"os"
 	"path/filepath"
 	goruntime "runtime"
@@ -57,12 +58,30 @@ func (sc *seccompCache) key(raw []byte) string {
 }
 
 // load returns the cached program of key, or nil. An unreadable or
-// malformed entry is a miss, and is written again after the compile.
+// malformed entry is a miss, and is written again after the compile. The
+// entry is opened relative to the directory it checked, so a parent
+// directory someone else controls cannot swap in another one after the
+// check.
 func (sc *seccompCache) load(key string) *seccomp.Filter {
-	if sc == nil || !sc.private() {
+	if sc == nil {
 		return nil
 	}
-	b, err := os.ReadFile(filepath.Join(sc.dir, key))
+	dir, err := unix.Open(sc.dir, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return nil
+	}
+	defer unix.Close(dir)
+	var st unix.Stat_t
+	if unix.Fstat(dir, &st) != nil || !privateDir(&st) {
+		return nil
+	}
+	fd, err := unix.Openat(dir, key, unix.O_RDONLY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return nil
+	}
+	file := os.NewFile(uintptr(fd), key)
+	defer file.Close()
+	b, err := io.ReadAll(io.LimitReader(file, 1<<20))
 	if err != nil {
 		return nil
 	}
@@ -79,9 +98,10 @@ func (sc *seccompCache) load(key string) *seccomp.Filter {
 // another user choose a container's seccomp filter.
 func (sc *seccompCache) private() bool {
 	var st unix.Stat_t
-	if unix.Lstat(sc.dir, &st) != nil {
-		return false
-	}
+	return unix.Lstat(sc.dir, &st) == nil && privateDir(&st)
+}
+
+func privateDir(st *unix.Stat_t) bool {
 	return st.Mode&unix.S_IFMT == unix.S_IFDIR && st.Mode&0o077 == 0 && st.Uid == uint32(os.Geteuid())
 }
 

@@ -150,4 +150,15 @@ func TestSeccompCacheNotPrivate(t *testing.T) {
 	if sc.load(key) != nil {
 		t.Error("hit through a symlinked cache directory")
 	}
+	// An entry that is a symlink (to a valid entry elsewhere) is a miss.
+	os.Remove(sc.dir)
+	if err := os.Mkdir(sc.dir, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink(filepath.Join(real, key), filepath.Join(sc.dir, key)); err != nil {
+		t.Fatal(err)
+	}
+	if sc.load(key) != nil {
+		t.Error("hit through a symlinked entry")
+	}
 }
