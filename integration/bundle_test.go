@@ -1,13 +1,12 @@
 package integration
 
 import (
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
@@ -54,9 +53,10 @@ func buildSharedRootfs() (string, error) {
 	return dir, nil
 }
 
-// snapshotTree hashes names, modes, sizes and link targets under root.
-func snapshotTree(root string) (string, error) {
-	h := sha256.New()
+// snapshotTree records the name, mode, size and link target of every
+// entry under root.
+func snapshotTree(root string) (map[string]string, error) {
+	snap := map[string]string{}
 	err := filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
 		if err != nil {
 			return err
@@ -66,10 +66,29 @@ func snapshotTree(root string) (string, error) {
 			return err
 		}
 		target, _ := os.Readlink(p)
-		fmt.Fprintf(h, "%s %v %d %s\n", p, info.Mode(), info.Size(), target)
+		snap[p] = fmt.Sprintf("%v %d %s", info.Mode(), info.Size(), target)
 		return nil
 	})
-	return hex.EncodeToString(h.Sum(nil)), err
+	return snap, err
+}
+
+// treeChanges lists what differs between two snapshots, sorted.
+func treeChanges(before, after map[string]string) []string {
+	var out []string
+	for p, b := range before {
+		if a, ok := after[p]; !ok {
+			out = append(out, "removed "+p)
+		} else if a != b {
+			out = append(out, fmt.Sprintf("changed %s: %s -> %s", p, b, a))
+		}
+	}
+	for p := range after {
+		if _, ok := before[p]; !ok {
+			out = append(out, "added "+p)
+		}
+	}
+	slices.Sort(out)
+	return out
 }
 
 // defaultSpec mirrors `runc spec` with terminal=false, an absolute read-only

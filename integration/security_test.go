@@ -439,6 +439,7 @@ func TestCVE2019_16884_19921(t *testing.T) {
 	}
 	for name, m := range fakes {
 		t.Run(name, func(t *testing.T) {
+			crunDiffers(t, "crun 1.8 accepts a non-procfs mount on /proc and binds over /proc/sys and /proc/self/attr, which runc refuses (CVE-2019-19921)")
 			e := newEnv(t)
 			if m.Source == "HOST" {
 				m.Source = e.hostDir("fake-proc")
