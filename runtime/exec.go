@@ -6,7 +6,6 @@ import (
 	"io"
 	"os"
 	"os/exec"
-	"os/signal"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -47,8 +46,7 @@ func (c *Container) Exec(eo ExecOpts) (int, error) {
 	if !eo.Detach {
 		// From now on, so that no signal meant for the process is lost.
 		sigs = make(chan os.Signal, 64)
-		subscribed = notifyAll(sigs)
-		defer signal.Stop(sigs)
+		subscribed = notifyAll(sigs) // never stopped: see notifyAll
 	}
 	p, err := c.startExec(&eo, sub)
 	subscribed()
