@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -85,13 +86,14 @@ func countID(list []map[string]any, id string) int {
 
 // TestConcurrentShortRuns: containers that start, run a program that exits
 // at once, and are deleted, four at a time, all succeed and each reports
-// the program's exit code. They take the default cgroup placement, under
-// one shared parent. Two races showed here, a few times per thousand
-// runs, before they were fixed: a delete removing the shared parent, then
-// empty, while another create made its cgroup under it (which
-// opencontainers/cgroups does not report in the name=systemd hierarchy,
-// nor when the cpuset parent vanishes: ENODEV), and start taking an init
-// whose program had already run and exited for one that died before start.
+// the program's exit code. Their cgroupsPath is relative, which gocker
+// places under one shared parent, /gocker. Two races showed here, a few
+// times per thousand runs, before they were fixed: a delete removing the
+// shared parent, then empty, while another create made its cgroup under
+// it (which opencontainers/cgroups does not report in the name=systemd
+// hierarchy, nor when the cpuset parent vanishes: ENODEV), and start
+// taking an init whose program had already run and exited for one that
+// died before start.
 func TestConcurrentShortRuns(t *testing.T) {
 	e := newEnv(t)
 	const workers, each = 4, 40
@@ -102,7 +104,7 @@ func TestConcurrentShortRuns(t *testing.T) {
 			id := e.id(fmt.Sprintf("short%d-%d", w, i))
 			jobs[w] = append(jobs[w], job{id, e.bundle(id, func(s *specs.Spec) {
 				s.Process.Args = []string{"sh", "-c", "exit 3"}
-				s.Linux.CgroupsPath = "" // the default, below the shared parent
+				s.Linux.CgroupsPath = id // relative: below the shared parent
 			})})
 		}
 	}
@@ -123,5 +125,38 @@ func TestConcurrentShortRuns(t *testing.T) {
 	close(errs)
 	for msg := range errs {
 		t.Error(msg)
+	}
+}
+
+// TestDefaultCgroup: without a cgroupsPath the container's cgroup is
+// /gocker-<id> in every hierarchy, with no shared parent, and delete
+// removes it. runc nests it under its own cgroup instead.
+func TestDefaultCgroup(t *testing.T) {
+	gockerOnly(t, "runc places a container without cgroupsPath under runc's own cgroup")
+	e := newEnv(t)
+	id := e.id("defcg")
+	st, _ := e.createStarted(id, func(s *specs.Spec) { s.Linux.CgroupsPath = "" })
+	want := "/gocker-" + id
+	// The hierarchies every host here has: memory and pids on v1, the
+	// unified one (v2, or a hybrid host's cgroup2 mount).
+	checked := 0
+	for _, l := range strings.Split(strings.TrimSpace(readProc(t, st.Pid, "cgroup")), "\n") {
+		f := strings.SplitN(l, ":", 3)
+		if len(f) != 3 || f[1] != "" && f[1] != "memory" && f[1] != "pids" {
+			continue
+		}
+		checked++
+		if !strings.HasSuffix(f[2], want) {
+			t.Errorf("init %d in %q, want a cgroup ending in %s", st.Pid, l, want)
+		}
+	}
+	if checked == 0 {
+		t.Errorf("no memory, pids or unified line in /proc/%d/cgroup", st.Pid)
+	}
+	e.ok(e.rt("kill", id, "KILL"))
+	e.waitStatus(id, "stopped", 10*time.Second)
+	e.ok(e.rt("delete", id))
+	for _, l := range cgroupLeaks(id) {
+		t.Errorf("delete left %s", l)
 	}
 }

@@ -133,8 +133,10 @@ func cgroupLeaks(name string) []string {
 	var out []string
 	// Depth 1-3: a runtime given a relative or no cgroupsPath nests under
 	// its own cgroup (here /process_api/<hash> in the memory hierarchy).
+	// gocker's default cgroup, without a cgroupsPath, is gocker-<id>.
 	for _, pat := range []string{"/sys/fs/cgroup/" + name, "/sys/fs/cgroup/*/" + name,
-		"/sys/fs/cgroup/*/*/" + name, "/sys/fs/cgroup/*/*/*/" + name} {
+		"/sys/fs/cgroup/*/*/" + name, "/sys/fs/cgroup/*/*/*/" + name,
+		"/sys/fs/cgroup/gocker-" + name, "/sys/fs/cgroup/*/gocker-" + name} {
 		dirs, _ := filepath.Glob(pat)
 		for _, d := range dirs {
 			out = append(out, "cgroup "+d)
@@ -156,7 +158,7 @@ func pidsInCgroup(name string) []int {
 			continue
 		}
 		b, err := os.ReadFile("/proc/" + ent.Name() + "/cgroup")
-		if err != nil || !strings.Contains(string(b), "/"+name) {
+		if err != nil || !strings.Contains(string(b), "/"+name) && !strings.Contains(string(b), "/gocker-"+name) {
 			continue
 		}
 		if pidAlive(pid) {

@@ -22,7 +22,7 @@ log=$cache/console.log
 export PATH=$PATH:/usr/local/go/bin:/usr/sbin:/sbin
 GO=${GO:-go}
 
-run_filter=${GOCKER_V2_RUN:-'^(TestResource|TestUpdate|TestPause|TestEvents|TestPs|TestCgroupV2|TestCgroupMembership|TestLifecycle|TestKill|TestDelete|TestLinuxDevices|TestDefaultDevices)'}
+run_filter=${GOCKER_V2_RUN:-'^(TestResource|TestUpdate|TestPause|TestEvents|TestPs|TestCgroupV2|TestCgroupMembership|TestLifecycle|TestKill|TestDelete|TestLinuxDevices|TestDefaultDevices|TestDefaultCgroup)'}
 unit_filter=${GOCKER_V2_UNIT_RUN:-.}
 modules=${GOCKER_V2_MODULES-overlay veth bridge}
 test_timeout=${GOCKER_V2_TIMEOUT:-4m}

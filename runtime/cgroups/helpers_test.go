@@ -116,13 +116,15 @@ func assertGone(t *testing.T, m *Manager) {
 }
 
 // assertNoTestLeftovers checks that no "gocker-test" cgroup exists in any
-// hierarchy, at the top level or under the gocker parent, and that the
+// hierarchy, at the top level (also as a default gocker-<id>) or under the
+// gocker parent, and that the
 // parent, if present, is not empty (Destroy prunes an empty one; other
 // containers may legitimately be running on this machine).
 func assertNoTestLeftovers(t *testing.T, id string) {
 	t.Helper()
 	for _, pat := range []string{"/sys/fs/cgroup/*/" + id + "*", "/sys/fs/cgroup/*" + Parent + "/" + id + "*",
-		"/sys/fs/cgroup/" + id + "*", "/sys/fs/cgroup" + Parent + "/" + id + "*"} {
+		"/sys/fs/cgroup/" + id + "*", "/sys/fs/cgroup" + Parent + "/" + id + "*",
+		"/sys/fs/cgroup/*/" + DefaultPrefix + id + "*", "/sys/fs/cgroup/" + DefaultPrefix + id + "*"} {
 		left, _ := filepath.Glob(pat)
 		if len(left) > 0 {
 			t.Errorf("left behind: %v", left)

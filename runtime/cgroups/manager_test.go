@@ -37,7 +37,7 @@ func TestApplyWritesLimits(t *testing.T) {
 	if !m.Created() {
 		t.Error("Created() = false for a new cgroup")
 	}
-	if want := "/sys/fs/cgroup/memory" + Parent + "/" + id; m.Paths()["memory"] != want {
+	if want := "/sys/fs/cgroup/memory/" + DefaultPrefix + id; m.Paths()["memory"] != want {
 		t.Errorf("memory path = %q, want %q", m.Paths()["memory"], want)
 	}
 	expectFile(t, m, "memory", "memory.limit_in_bytes", strconv.Itoa(64*mib))
@@ -382,7 +382,7 @@ func TestPathResolution(t *testing.T) {
 		key = ""
 	}
 	for _, c := range []struct{ path, want string }{
-		{"", Parent + "/gocker-test-x"},
+		{"", "/" + DefaultPrefix + "gocker-test-x"},
 		{"a/b", Parent + "/a/b"},
 		{"../../escape", Parent + "/escape"},
 		{"/gocker-test-abs/c", "/gocker-test-abs/c"},
@@ -419,7 +419,7 @@ func TestJoinSharedCgroup(t *testing.T) {
 	id := testID(t)
 	owner := newManager(t, id, "", nil, Options{})
 	first := sleeperIn(t, owner)
-	joiner := newManager(t, "other", Parent+"/"+id, nil, Options{})
+	joiner := newManager(t, "other", "/"+DefaultPrefix+id, nil, Options{})
 	second := sleeperIn(t, joiner)
 	if joiner.Created() {
 		t.Error("Created() = true for a cgroup that had a process already")
@@ -431,7 +431,7 @@ func TestJoinSharedCgroup(t *testing.T) {
 		t.Fatal(err)
 	}
 	// A later command learns the fact from the caller's state.
-	later, err := New("other", Parent+"/"+id, nil, Options{Shared: true})
+	later, err := New("other", "/"+DefaultPrefix+id, nil, Options{Shared: true})
 	if err != nil {
 		t.Fatal(err)
 	}

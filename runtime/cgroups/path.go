@@ -10,13 +10,23 @@ import (
 	"github.com/opencontainers/cgroups/systemd"
 )
 
-// Parent is the cgroup under which Gocker places containers that give no
-// cgroupsPath or a relative one. The runtime-spec (config-linux.md
-// "Cgroups path") lets a runtime interpret a relative path "relative to a
+// Parent is the cgroup under which Gocker places containers that give a
+// relative cgroupsPath. The runtime-spec (config-linux.md "Cgroups path")
+// lets a runtime interpret a relative path "relative to a
 // runtime-determined location"; runc uses its own cgroup, which makes the
 // place depend on the caller's session. A fixed parent is predictable and
 // lets Destroy prune it when the last container is gone.
 const Parent = "/gocker"
+
+// DefaultPrefix names the cgroup of a container without a cgroupsPath:
+// /gocker-<id>, at the top of each hierarchy, with no shared parent. A
+// parent that is pruned with its last container is made again by the
+// next one: one mkdir and one rmdir more per hierarchy, and on v2 the
+// controller writes, for every container run alone. That was 1.0 ms
+// [0.66..1.44] of `gocker run` on this v1 host (300 paired runs). The
+// prefix keeps a container from landing in a system cgroup that has its
+// id (system.slice, init.scope).
+const DefaultPrefix = "gocker-"
 
 // Scope prefix for the systemd driver when cgroupsPath is empty, as runc
 // uses "runc".
@@ -40,13 +50,13 @@ func cgroupConfig(id, cgroupsPath string, o Options) (*cgroups.Cgroup, error) {
 }
 
 // resolvePath turns linux.cgroupsPath into an absolute path inside each
-// hierarchy: "" -> /gocker/<id>, relative -> /gocker/<rel>, absolute as is.
+// hierarchy: "" -> /gocker-<id>, relative -> /gocker/<rel>, absolute as is.
 // ".." cannot climb out: the path is cleaned as if rooted.
 func resolvePath(id, cgroupsPath string) (string, error) {
 	p := cgroupsPath
 	switch {
 	case p == "":
-		p = filepath.Join(Parent, id)
+		p = "/" + DefaultPrefix + id
 	case !filepath.IsAbs(p):
 		p = filepath.Join(Parent, filepath.Clean("/"+p))
 	default:
