@@ -80,8 +80,33 @@ setup_netcls() {
   NETCLS_MOUNTED=1
 }
 
+# leftover_cgroups DIR: a hierarchy this run mounted must be empty before
+# it is unmounted; a cgroup left in it would live on, out of sight, after
+# the umount (the kernel keeps a hierarchy with children).
+leftover_cgroups() {
+  local left
+  left=$(find "$1" -mindepth 1 -type d 2>/dev/null)
+  [ -z "$left" ] && return 0
+  echo "conformance: LEAK: cgroups left in $1:" $left >&2
+  LEAKS=1 TEARDOWN_LEAK=1
+  find "$1" -mindepth 1 -depth -type d -exec rmdir {} + 2>/dev/null || true
+}
+
+# released SUBSYS: wait (up to 3 s) until the kernel has freed the removed
+# cgroups of SUBSYS (/proc/cgroups counts only the root). Unmounted with a
+# cgroup still dying, a hierarchy outlives its mount, unseen.
+released() {
+  local i
+  for i in $(seq 1 60); do
+    awk -v s="$1" '$1 == s && $3 > 1 { busy = 1 } END { exit busy }' /proc/cgroups && return 0
+    sleep 0.05
+  done
+}
+
 teardown_netcls() {
   [ "$NETCLS_MOUNTED" = 1 ] || return 0
+  leftover_cgroups /sys/fs/cgroup/net_cls,net_prio
+  released net_cls
   rm -f /sys/fs/cgroup/net_cls /sys/fs/cgroup/net_prio
   umount /sys/fs/cgroup/net_cls,net_prio || umount -l /sys/fs/cgroup/net_cls,net_prio
   rmdir /sys/fs/cgroup/net_cls,net_prio 2>/dev/null || true
@@ -100,6 +125,8 @@ teardown() {
   [ "$SECCOMP_CACHE_KEEP" = 1 ] || rm -rf "$SECCOMP_CACHE"
   safe_rm "$WORK/scratch" || LEAKS=1
   if [ "$HUGETLB_MOUNTED" = 1 ]; then
+    leftover_cgroups /sys/fs/cgroup/hugetlb
+    released hugetlb
     umount /sys/fs/cgroup/hugetlb || umount -l /sys/fs/cgroup/hugetlb
     HUGETLB_MOUNTED=0
   fi
@@ -107,6 +134,8 @@ teardown() {
     rmdir /sys/fs/cgroup/hugetlb 2>/dev/null || true
     HUGETLB_MKDIR=0
   fi
+  # Found only now, after main's verdict: the run fails all the same.
+  [ "${TEARDOWN_LEAK:-0}" = 0 ] || exit 1
 }
 
 # run_one NAME PATH TEST: run one validation program in its own scratch dir
