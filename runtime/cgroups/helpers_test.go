@@ -117,9 +117,9 @@ func assertGone(t *testing.T, m *Manager) {
 
 // assertNoTestLeftovers checks that no "gocker-test" cgroup exists in any
 // hierarchy, at the top level (also as a default gocker-<id>) or under the
-// gocker parent, and that the
-// parent, if present, is not empty (Destroy prunes an empty one; other
-// containers may legitimately be running on this machine).
+// gocker parent, and that the parent, if present, is not empty (Destroy
+// prunes an empty one; other containers may legitimately be running on
+// this machine).
 func assertNoTestLeftovers(t *testing.T, id string) {
 	t.Helper()
 	for _, pat := range []string{"/sys/fs/cgroup/*/" + id + "*", "/sys/fs/cgroup/*" + Parent + "/" + id + "*",
