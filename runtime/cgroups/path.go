@@ -23,8 +23,9 @@ const Parent = "/gocker"
 // parent that is pruned with its last container is made again by the
 // next one: one mkdir and one rmdir more per hierarchy, and on v2 the
 // controller writes, for every container run alone: 0.57 ms [0.32..0.84]
-// of `gocker run` on this v1 host (400 paired runs). The prefix keeps a container from landing in a system cgroup that has its
-// id (system.slice, init.scope).
+// of `gocker run` on this v1 host (400 paired runs). The prefix keeps a
+// container from landing in a system cgroup that has its id
+// (system.slice, init.scope).
 const DefaultPrefix = "gocker-"
 
 // Scope prefix for the systemd driver when cgroupsPath is empty, as runc
