@@ -8,6 +8,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -111,6 +112,25 @@ func TestRunExitCodes(t *testing.T) {
 		if r := run.wait(); r.code != 137 {
 			t.Fatalf("run killed with SIGKILL: want exit 137: %s", r)
 		}
+	})
+	// A foreground run passes the signals it gets on to the container's
+	// process (runc's signal proxy) and exits with the code the process
+	// chose. The shell prints "ready" once its traps are set.
+	t.Run("forwardsSignals", func(t *testing.T) {
+		e := newEnv(t)
+		id := e.id("fwdsig")
+		run := e.rtStart(opts{}, "run", "--bundle", e.bundle(id,
+			sh(`trap 'echo got-usr1' USR1; trap 'echo got-term; exit 7' TERM; echo ready; while :; do sleep 0.05; done`)), id)
+		out := e.outFileOf(run)
+		e.waitFileContains(out, "ready", 10*time.Second)
+		run.cmd.Process.Signal(syscall.SIGUSR1)
+		e.waitFileContains(out, "got-usr1", 10*time.Second)
+		run.cmd.Process.Signal(syscall.SIGTERM)
+		r := run.wait()
+		if r.code != 7 || !strings.Contains(r.stdout, "got-term") {
+			t.Fatalf("run sent SIGUSR1 then SIGTERM: want got-usr1, got-term and exit 7: %s", r)
+		}
+		e.wantGone(id)
 	})
 	t.Run("detach", func(t *testing.T) {
 		e := newEnv(t)

@@ -133,12 +133,13 @@ func waitProcess(cmd *exec.Cmd, pty *os.File, sigs chan os.Signal) int {
 		restore := proxyConsole(pty, &copied)
 		defer restore()
 	}
-	done := make(chan struct{})
+	done, stopped := make(chan struct{}), make(chan struct{})
 	go func() {
+		defer close(stopped)
 		for {
 			select {
 			case s := <-sigs:
-				forward(s, cmd.Process.Pid, pty)
+				forward(s, cmd.Process, pty)
 			case <-done:
 				return
 			}
@@ -146,6 +147,9 @@ func waitProcess(cmd *exec.Cmd, pty *os.File, sigs chan os.Signal) int {
 	}()
 	cmd.Wait()
 	close(done)
+	// The forwarder may be in the middle of a resize: the pty must
+	// outlive it (the race detector caught the close racing the ioctl).
+	<-stopped
 	if pty != nil {
 		waitTimeout(&copied, time.Second)
 		pty.Close()
@@ -157,7 +161,10 @@ func waitProcess(cmd *exec.Cmd, pty *os.File, sigs chan os.Signal) int {
 	return ws.ExitStatus()
 }
 
-func forward(s os.Signal, pid int, pty *os.File) {
+// forward passes s on to p. os.Process signals through its pidfd, so a
+// signal that comes after Wait has reaped p fails instead of reaching
+// whatever process has its pid by then.
+func forward(s os.Signal, p *os.Process, pty *os.File) {
 	sig, ok := s.(syscall.Signal)
 	if !ok {
 		return
@@ -171,7 +178,7 @@ func forward(s os.Signal, pid int, pty *os.File) {
 		}
 		return
 	}
-	unix.Kill(pid, sig)
+	p.Signal(sig)
 }
 
 // resizeFromStdin copies the caller's terminal size to the pty.
