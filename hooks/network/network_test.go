@@ -471,6 +471,23 @@ func (tn testNet) leftovers(t *testing.T) []string {
 func TestSIGKILLMidSetupThenTeardownAndPrune(t *testing.T) {
 	tn := newTestNet(t)
 	cfg := tn.cfg(func(c *Config) { c.Ports = []PortMapping{{18100, 80, "tcp"}} })
+	// The kills are spread over the time a whole setup takes here, as
+	// measured first: fixed delays all landed before setup began when
+	// the hook starts slowly (a -race build, a loaded host).
+	probe := newCtr(t, "gktest-kill-probe", 0)
+	hook := hookProc(t, "setup", probe.state(""), cfg)
+	t0 := time.Now()
+	if out, err := hook.CombinedOutput(); err != nil {
+		t.Fatalf("setup to measure: %v: %s", err, out)
+	}
+	whole := time.Since(t0)
+	probe.kill()
+	if err := Teardown(probe.state(""), cfg, ""); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Prune(""); err != nil {
+		t.Fatal(err)
+	}
 	var partial, complete int
 	for i := 0; i < 40; i++ {
 		c := newCtr(t, fmt.Sprintf("gktest-kill-%02d", i), 0)
@@ -478,7 +495,7 @@ func TestSIGKILLMidSetupThenTeardownAndPrune(t *testing.T) {
 		if err := hook.Start(); err != nil {
 			t.Fatal(err)
 		}
-		time.Sleep(time.Duration(i) * 300 * time.Microsecond)
+		time.Sleep(whole * time.Duration(i) / 40)
 		hook.Process.Signal(syscall.SIGKILL)
 		err := hook.Wait()
 		switch left := tn.leftovers(t); {
@@ -501,7 +518,7 @@ func TestSIGKILLMidSetupThenTeardownAndPrune(t *testing.T) {
 			t.Fatalf("kill at %d: left %v", i, left)
 		}
 	}
-	t.Logf("40 kills: %d left partial state, %d completed before the kill", partial, complete)
+	t.Logf("40 kills over %v: %d left partial state, %d completed before the kill", whole, partial, complete)
 	if partial == 0 {
 		t.Errorf("no kill landed mid-setup; the test proved nothing")
 	}
