@@ -20,7 +20,7 @@ BUNDLE  := bundles/busybox
 # both implementations.
 JSONV2  := GOEXPERIMENT=jsonv2
 
-.PHONY: build setup run test unit integration test-cgroupv2 bench conformance install clean
+.PHONY: build setup run test unit integration test-race test-cgroupv2 bench conformance install clean
 
 # gocker-init is the container's init (cmd/gocker-init), pure Go with an
 # entry point that makes it non-dumpable first (-E _gocker_rt0);
@@ -48,6 +48,25 @@ integration: build setup
 	GOCKER_TEST_BINARY=$(abspath $(BIN)) $(GO) test -count=1 -p 1 -timeout 15m ./integration/...
 
 test: unit integration
+
+# The race detector: the unit tests with -race, then the integration suite
+# against a -race build of gocker and gocker-network (the init is built as
+# usual: it runs a single goroutine until exec). Reports go to
+# $(RACE_LOG).*; any report fails the target. About 10 minutes; not in CI.
+# RACE_RUN narrows the integration tests (a go test -run pattern).
+RACE_BIN := bin/race/gocker
+RACE_LOG ?= /tmp/gocker-race
+RACE_RUN ?= .
+test-race: setup
+	$(JSONV2) CGO_ENABLED=1 $(GO) test -race -count=1 ./spec/... ./runtime/... ./hooks/... ./cmd/...
+	$(JSONV2) CGO_ENABLED=1 $(GO) build -race $(GOFLAGS_BUILD) -ldflags "$(LDFLAGS)" -o $(RACE_BIN) ./cmd/gocker
+	$(JSONV2) CGO_ENABLED=1 $(GO) build -race $(GOFLAGS_NETWORK) -ldflags "$(LDFLAGS)" -o $(RACE_BIN)-network ./cmd/gocker
+	$(JSONV2) CGO_ENABLED=0 $(GO) build $(GOFLAGS_BUILD) -ldflags "$(LDFLAGS) -E _gocker_rt0" -o $(RACE_BIN)-init ./cmd/gocker-init
+	$(JSONV2) CGO_ENABLED=1 $(GO) build $(GOFLAGS_BUILD) -ldflags "$(LDFLAGS) -extldflags '-static'" -o $(RACE_BIN)-nsenter ./cmd/gocker-init
+	rm -f $(RACE_LOG).*
+	GORACE="log_path=$(RACE_LOG) halt_on_error=0" GOCKER_TEST_BINARY=$(abspath $(RACE_BIN)) \
+		$(GO) test -count=1 -p 1 -timeout 30m -run '$(RACE_RUN)' ./integration/
+	@if ls $(RACE_LOG).* >/dev/null 2>&1; then echo "test-race: data races reported in $(RACE_LOG).*"; exit 1; fi
 
 # The resource tests again, inside a small QEMU VM with a pure cgroup v2
 # hierarchy (this host is v1 hybrid). See integration/cgroupv2/README.md.
