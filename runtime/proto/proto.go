@@ -227,8 +227,7 @@ func (c *Conn) RecvFds() (*Msg, []int, error) { return c.recvFds(0) }
 // with EPIPE while its words wait unread on our side; and a close with
 // our last message unread makes the next send or read fail once with
 // ECONNRESET before the queue is read (net/unix/af_unix.c sets sk_err on
-// release; net/core/datagram.c checks it first). It
-// never blocks.
+// release; net/core/datagram.c checks it first). It never blocks.
 func (c *Conn) Leftover() *PeerError {
 	for range 8 {
 		m, fds, err := c.recvFds(unix.MSG_DONTWAIT)
