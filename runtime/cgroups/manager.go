@@ -239,12 +239,15 @@ func (m *Manager) SetLimits() error {
 // (opencontainers/cgroups fs.NameGroup.Apply): so success means every
 // directory is there, checked. Once they are, they keep their parents.
 // A file of a parent being removed reads ENODEV (kernfs), as the cpuset
-// controller's copy of the parent's cpus and mems does.
+// controller's copy of the parent's cpus and mems does. Only a cgroup
+// under Parent has a parent that prune removes; the others (the default
+// /gocker-<id>, absolute paths) skip the check, one stat per hierarchy.
 func (m *Manager) applyRetry(pid int) error {
 	var err error
+	underParent := strings.HasPrefix(m.inner, Parent+"/")
 	for range 5 {
 		err = m.mgr.Apply(pid)
-		if err == nil {
+		if err == nil && underParent {
 			err = m.allExist()
 		}
 		if err == nil || !(errors.Is(err, fs.ErrNotExist) || errors.Is(err, unix.ENODEV)) {
